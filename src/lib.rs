@@ -1,0 +1,13 @@
+//! unet3d: a 3D U-Net for volumetric medical image segmentation on burn (wgpu + flex).
+
+pub mod backend;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod kernels;
+pub mod model;
+pub mod report;
+pub mod train;
+pub mod util;
+
+pub use error::{Error, Result};
