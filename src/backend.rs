@@ -1,1 +1,190 @@
-//! (being written)
+//! Backend selection, in one place for every command: `--device auto|wgpu|wgpu-cpu|flex`.
+//!
+//! `auto` takes a wgpu GPU adapter when one exists (Vulkan, Metal or DX12), else burn's `flex` CPU
+//! backend. `wgpu-cpu` asks wgpu for a software adapter (lavapipe on Linux), which is how CI exercises
+//! the wgpu path without a GPU.
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What the user asked for on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceChoice {
+    /// A GPU through wgpu when one exists, else flex.
+    Auto,
+    /// wgpu's default adapter (GPU preferred).
+    Wgpu,
+    /// wgpu on a CPU adapter (lavapipe / llvmpipe / WARP).
+    WgpuCpu,
+    /// burn's pure-Rust CPU backend.
+    Flex,
+}
+
+/// The compute backend family, which decides e.g. whether hand-written WGSL kernels can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Flex,
+    Wgpu,
+}
+
+/// A wgpu adapter as the user sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    /// Graphics API: Vulkan, Metal, Dx12, Gl.
+    pub api: String,
+    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu, Other.
+    pub device_type: String,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            api: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        }
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.api, self.device_type)
+    }
+}
+
+/// The device every command computes on, with what was chosen and why.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub device: Device,
+    pub kind: BackendKind,
+    pub adapter: Option<AdapterSummary>,
+}
+
+impl Backend {
+    /// The flex CPU backend.
+    pub fn flex() -> Self {
+        Backend { device: Device::flex(), kind: BackendKind::Flex, adapter: None }
+    }
+
+    /// Resolves a `--device` choice, probing wgpu adapters first so a missing adapter is an error here
+    /// (or, for `auto`, a fall-back to flex) instead of a panic inside the runtime.
+    pub fn select(choice: DeviceChoice) -> Result<Self> {
+        match choice {
+            DeviceChoice::Flex => Ok(Backend::flex()),
+            DeviceChoice::Auto => {
+                let gpus: Vec<_> = list_adapters().into_iter().filter(|a| !a.is_cpu()).collect();
+                match pick_gpu(&gpus) {
+                    Some(a) => Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, a)),
+                    None => Ok(Backend::flex()),
+                }
+            }
+            DeviceChoice::Wgpu => {
+                let adapters = list_adapters();
+                let gpus: Vec<_> = adapters.iter().filter(|a| !a.is_cpu()).cloned().collect();
+                let chosen = pick_gpu(&gpus).or_else(|| adapters.first().cloned()).ok_or_else(no_adapter)?;
+                Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, chosen))
+            }
+            DeviceChoice::WgpuCpu => {
+                let cpu = list_adapters().into_iter().find(|a| a.is_cpu()).ok_or_else(|| {
+                    Error::Backend(
+                        "no CPU wgpu adapter found (install Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)"
+                            .into(),
+                    )
+                })?;
+                Ok(Backend::wgpu_with(DeviceKind::Cpu, cpu))
+            }
+        }
+    }
+
+    fn wgpu_with(kind: DeviceKind, adapter: AdapterSummary) -> Self {
+        Backend { device: Device::wgpu(kind), kind: BackendKind::Wgpu, adapter: Some(adapter) }
+    }
+
+    /// One line for logs and reports: backend, adapter name, graphics API and type.
+    pub fn describe(&self) -> String {
+        match (&self.kind, &self.adapter) {
+            (BackendKind::Wgpu, Some(a)) => format!("wgpu on {a}"),
+            (BackendKind::Wgpu, None) => "wgpu".into(),
+            (BackendKind::Flex, _) => {
+                let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                format!("flex (CPU, {threads} threads)")
+            }
+        }
+    }
+}
+
+fn no_adapter() -> Error {
+    Error::Backend("no wgpu adapter found (no Vulkan/Metal/DX12 driver); use --device flex".into())
+}
+
+/// Discrete before integrated before virtual.
+fn pick_gpu(gpus: &[AdapterSummary]) -> Option<AdapterSummary> {
+    let rank = |a: &AdapterSummary| match a.device_type.as_str() {
+        "DiscreteGpu" => 0,
+        "IntegratedGpu" => 1,
+        _ => 2,
+    };
+    gpus.iter().min_by_key(|a| rank(a)).cloned()
+}
+
+/// Every adapter wgpu can see on this machine (all graphics APIs), without opening a device.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut out: Vec<AdapterSummary> = adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
+    out.dedup();
+    out
+}
+
+/// Waits until all queued work on the device has finished (for timing and before reading results).
+pub fn sync(device: &Device) {
+    let _ = device.sync();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_is_always_available() {
+        let b = Backend::select(DeviceChoice::Flex).unwrap();
+        assert_eq!(b.kind, BackendKind::Flex);
+        assert!(b.describe().starts_with("flex"));
+    }
+
+    #[test]
+    fn gpu_ranking_prefers_discrete() {
+        let mk = |t: &str| AdapterSummary { name: t.into(), api: "Vulkan".into(), device_type: t.into(), driver: String::new() };
+        let picked = pick_gpu(&[mk("IntegratedGpu"), mk("DiscreteGpu")]).unwrap();
+        assert_eq!(picked.device_type, "DiscreteGpu");
+        assert!(pick_gpu(&[]).is_none());
+    }
+
+    /// With `UNET3D_REQUIRE_WGPU=1` (CI) a missing CPU adapter is a failure, not a skip.
+    #[test]
+    fn wgpu_cpu_adapter_runs_a_tensor_op() {
+        match Backend::select(DeviceChoice::WgpuCpu) {
+            Ok(b) => {
+                let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0, 3.0], &b.device);
+                let s: f32 = t.sum().into_scalar();
+                assert_eq!(s, 6.0);
+            }
+            Err(e) => {
+                assert!(std::env::var("UNET3D_REQUIRE_WGPU").is_err(), "wgpu required but unavailable: {e}");
+                eprintln!("skipping: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Inference: sliding-window prediction over whole volumes.
+
+pub mod postprocess;
+pub mod predict;
+pub mod sliding_window;
+
+pub use sliding_window::{SlidingWindowConfig, predict_probabilities};

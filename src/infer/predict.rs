@@ -1,0 +1,121 @@
+//! Whole-scan prediction with a trained run: the run's preprocessing (crop, resample, z-score) →
+//! sliding-window network → probabilities back onto the native grid → arg-max → optional
+//! largest-component clean-up. The output lies on exactly the input grid.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+
+use super::postprocess::keep_largest_component;
+use super::sliding_window::predict_probabilities;
+use crate::backend::Backend;
+use crate::data::preprocess;
+use crate::data::{Image, LabelMap};
+use crate::error::{Error, Result};
+use crate::metrics::argmax;
+use crate::model::UNet3d;
+use crate::train::TrainConfig;
+use crate::train::checkpoint;
+use crate::train::trainer::{RunInfo, checkpoints_dir, load_run_info};
+
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    /// Mirror test-time augmentation (left-right and front-back flips averaged).
+    pub mirror_tta: bool,
+    /// Keep only the largest connected component per class.
+    pub largest_component: bool,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions { mirror_tta: false, largest_component: true }
+    }
+}
+
+/// Seconds spent in each stage of one prediction.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Timings {
+    pub preprocess_s: f64,
+    pub network_s: f64,
+    pub restore_s: f64,
+    pub postprocess_s: f64,
+}
+
+impl Timings {
+    pub fn total(&self) -> f64 {
+        self.preprocess_s + self.network_s + self.restore_s + self.postprocess_s
+    }
+}
+
+/// A trained model ready to segment scans.
+pub struct Predictor {
+    pub model: UNet3d,
+    pub config: TrainConfig,
+    pub info: RunInfo,
+    pub run: PathBuf,
+    device: Device,
+}
+
+impl Predictor {
+    /// Loads `RUN` (its best checkpoint) or a checkpoint folder / `model.bpk` inside a run.
+    pub fn load(path: &Path, backend: &Backend) -> Result<Self> {
+        let (run, weights) = locate(path)?;
+        let config = TrainConfig::load(&run.join("config.json"))?;
+        let info = load_run_info(&run)?;
+        let device = backend.device.clone();
+        let model = checkpoint::load_model(&weights, config.model.init(&device)?)?;
+        Ok(Predictor { model, config, info, run, device })
+    }
+
+    pub fn classes(&self) -> usize {
+        self.config.model.num_classes
+    }
+
+    /// Segments one scan; the result has the scan's dims and affine (and NIfTI header, if any).
+    pub fn predict(&self, image: &Image, opts: &PredictOptions) -> Result<(LabelMap, Timings)> {
+        let mut t = Timings::default();
+        let clock = Instant::now();
+        let (data, geom) = preprocess::preprocess_image(image, &self.config.preprocess, self.info.target_spacing);
+        t.preprocess_s = clock.elapsed().as_secs_f64();
+
+        let clock = Instant::now();
+        let mut sw = self.config.inference.clone();
+        if opts.mirror_tta {
+            sw.mirror_axes = vec![4, 3];
+        }
+        let [nx, ny, nz] = geom.dims;
+        let probs = predict_probabilities(&self.model, &data, [nz, ny, nx], self.classes(), &sw, &self.device)?;
+        t.network_s = clock.elapsed().as_secs_f64();
+
+        let clock = Instant::now();
+        let native = preprocess::restore_to_original(&probs, &geom);
+        let labels = argmax(&native);
+        t.restore_s = clock.elapsed().as_secs_f64();
+
+        let clock = Instant::now();
+        let mut out: LabelMap = image.same_grid();
+        out.data = labels;
+        if opts.largest_component {
+            let classes: Vec<u8> = (1..self.classes() as u8).collect();
+            keep_largest_component(&mut out.data, out.dims, &classes);
+        }
+        t.postprocess_s = clock.elapsed().as_secs_f64();
+        Ok((out, t))
+    }
+}
+
+/// Resolves a run folder or a checkpoint path to (run folder, weights file or folder).
+fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
+    if path.join("config.json").exists() {
+        let best = checkpoints_dir(path).join("best");
+        let weights = if best.join(checkpoint::MODEL_FILE).exists() { best } else { checkpoints_dir(path).join("last") };
+        return Ok((path.to_path_buf(), weights));
+    }
+    // RUN/checkpoints/<name>[/model.bpk]
+    let ckpt = if path.is_file() { path.parent().unwrap_or(path) } else { path };
+    if let Some(run) = ckpt.parent().and_then(Path::parent).filter(|r| r.join("config.json").exists()) {
+        return Ok((run.to_path_buf(), path.to_path_buf()));
+    }
+    Err(Error::invalid(path, "not a training run folder (no config.json) nor a checkpoint inside one"))
+}

@@ -1,0 +1,138 @@
+//! Everything a training run depends on, in one serialisable struct: saved as `RUN/config.json`, loadable
+//! from TOML (`--config FILE.toml`), with named presets for the paper, laptops, the demo and CI.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::loss::LossConfig;
+use super::optim::OptimConfig;
+use crate::data::augment::AugmentConfig;
+use crate::data::preprocess::PreprocessConfig;
+use crate::data::sampler::SamplerConfig;
+use crate::error::{Error, Result};
+use crate::infer::SlidingWindowConfig;
+use crate::model::UNet3dConfig;
+
+pub const PRESETS: &[&str] = &["paper", "small", "demo", "tiny"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Name of the preset this config started from (informational).
+    pub preset: String,
+    pub model: UNet3dConfig,
+    pub preprocess: PreprocessConfig,
+    pub sampler: SamplerConfig,
+    pub augment: AugmentConfig,
+    pub loss: LossConfig,
+    pub optim: OptimConfig,
+    /// Sliding-window settings for validation (its patch follows the sampler's).
+    pub inference: SlidingWindowConfig,
+    /// Training iterations (optimiser steps).
+    pub iterations: usize,
+    /// Validate (and maybe keep a new best model) every this many iterations, and at the end.
+    pub val_every: usize,
+    /// Validate on at most this many validation cases (all when `None`).
+    pub val_cases: Option<usize>,
+    /// Seed for weights, sampling and augmentation.
+    pub seed: u64,
+    /// Data-loading worker threads.
+    pub workers: usize,
+    /// Keep labels on every K-th slice per orientation only (the paper's sparse annotation).
+    pub sparse_slices: Option<usize>,
+}
+
+impl TrainConfig {
+    /// A named preset: `paper` (the paper's net), `small` (laptops), `demo` (the 10-minute CPU demo),
+    /// `tiny` (CI smoke runs).
+    pub fn preset(name: &str) -> Result<Self> {
+        let base = |model: &str, patch: [usize; 3], batch: usize, iterations: usize| -> Result<Self> {
+            let mut model = UNet3dConfig::preset(model)?;
+            model.in_channels = 1;
+            model.num_classes = 3;
+            Ok(TrainConfig {
+                preset: name.to_string(),
+                model,
+                preprocess: PreprocessConfig::default(),
+                sampler: SamplerConfig { patch, batch_size: batch, ..SamplerConfig::default() },
+                augment: AugmentConfig::default(),
+                loss: LossConfig::default(),
+                optim: OptimConfig::default(),
+                inference: SlidingWindowConfig { patch, ..SlidingWindowConfig::default() },
+                iterations,
+                val_every: (iterations / 5).max(1),
+                val_cases: None,
+                seed: 42,
+                workers: 2,
+                sparse_slices: None,
+            })
+        };
+        match name {
+            "paper" => base("paper", [32, 128, 128], 2, 20_000),
+            "small" => base("small", [16, 96, 96], 2, 4_000),
+            "demo" => {
+                let mut c = base("small", [16, 64, 64], 2, 300)?;
+                // Coarser in-plane grid so the CPU demo trains in minutes; slices kept at their spacing.
+                c.preprocess.target_spacing = Some([1.0, 1.0, 3.0]);
+                c.val_every = 100;
+                Ok(c)
+            }
+            "tiny" => {
+                let mut c = base("tiny", [8, 32, 32], 2, 20)?;
+                c.preprocess.target_spacing = Some([2.0, 2.0, 3.0]);
+                c.val_every = 10;
+                c.workers = 1;
+                Ok(c)
+            }
+            other => Err(Error::config(format!("unknown preset {other:?}; valid presets: {}", PRESETS.join(", ")))),
+        }
+    }
+
+    /// Reads a full config from TOML or JSON (by extension).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let parsed = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(&text).map_err(|e| e.to_string())
+        };
+        let cfg: TrainConfig = parsed.map_err(|e| Error::invalid(path, format!("not a training config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises to TOML")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.optim.validate()?;
+        if self.iterations == 0 || self.val_every == 0 {
+            return Err(Error::config("iterations and val_every must be >= 1"));
+        }
+        if self.sampler.batch_size == 0 {
+            return Err(Error::config("batch size must be >= 1"));
+        }
+        if self.sparse_slices == Some(0) {
+            return Err(Error::config("sparse_slices must be >= 1"));
+        }
+        crate::model::check_patch(&self.model, self.sampler.patch)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_round_trip_through_toml() {
+        for name in PRESETS {
+            let c = TrainConfig::preset(name).unwrap();
+            c.validate().unwrap();
+            let back: TrainConfig = toml::from_str(&c.to_toml()).unwrap();
+            assert_eq!(back, c);
+        }
+        assert!(TrainConfig::preset("huge").unwrap_err().to_string().contains("valid presets"));
+    }
+}

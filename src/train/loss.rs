@@ -1,0 +1,201 @@
+//! Segmentation loss: softmax cross-entropy (optional class weights) + soft Dice, weighted sum.
+//!
+//! Voxels carrying the ignore label (default 255) add nothing to either term, which is what lets the
+//! network learn from sparsely annotated slices (Çiçek et al. 2016, the "semi-automated" setting).
+
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Loss settings (saved with every run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LossConfig {
+    /// Weight of the cross-entropy term.
+    pub ce_weight: f64,
+    /// Weight of the soft-Dice term.
+    pub dice_weight: f64,
+    /// Per-class cross-entropy weights (length = classes); `None` = all 1.
+    pub class_weights: Option<Vec<f32>>,
+    /// Dice over the whole batch (nnU-Net's batch Dice) instead of per sample.
+    pub batch_dice: bool,
+    /// Include background in the Dice term.
+    pub dice_include_background: bool,
+    /// Label value whose voxels are ignored by the loss and the metrics.
+    pub ignore_label: u8,
+    /// Smoothing added to Dice numerator and denominator.
+    pub smooth: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        LossConfig {
+            ce_weight: 1.0,
+            dice_weight: 1.0,
+            class_weights: None,
+            batch_dice: true,
+            dice_include_background: false,
+            ignore_label: 255,
+            smooth: 1e-5,
+        }
+    }
+}
+
+/// One-hot targets and the mask of labelled voxels, built on the host and moved to the device.
+pub struct Targets {
+    /// `[B, C, D, H, W]`, 1 where the voxel has that class, 0 elsewhere (all 0 on ignored voxels).
+    pub onehot: Tensor<5>,
+    /// `[B, 1, D, H, W]`, 1 for labelled voxels, 0 for ignored ones.
+    pub mask: Tensor<5>,
+    /// Number of labelled voxels.
+    pub labelled: usize,
+}
+
+/// Builds targets from a `[B, D, H, W]` label buffer. A value that is neither a class (< `classes`) nor
+/// the ignore label is an error, never silently dropped.
+pub fn make_targets(
+    labels: &[u8],
+    shape: [usize; 4],
+    classes: usize,
+    ignore: u8,
+    device: &Device,
+) -> Result<Targets> {
+    let [b, d, h, w] = shape;
+    let spatial = d * h * w;
+    if labels.len() != b * spatial {
+        return Err(Error::config(format!("label buffer has {} voxels, shape {shape:?} needs {}", labels.len(), b * spatial)));
+    }
+    let mut onehot = vec![0f32; b * classes * spatial];
+    let mut mask = vec![0f32; b * spatial];
+    let mut labelled = 0;
+    for (n, sample) in labels.chunks(spatial).enumerate() {
+        for (v, &l) in sample.iter().enumerate() {
+            if l == ignore {
+                continue;
+            }
+            if l as usize >= classes {
+                return Err(Error::config(format!(
+                    "label value {l} is outside the {classes} declared classes (and is not the ignore label {ignore})"
+                )));
+            }
+            onehot[(n * classes + l as usize) * spatial + v] = 1.0;
+            mask[n * spatial + v] = 1.0;
+            labelled += 1;
+        }
+    }
+    Ok(Targets {
+        onehot: Tensor::from_data(TensorData::new(onehot, [b, classes, d, h, w]), device),
+        mask: Tensor::from_data(TensorData::new(mask, [b, 1, d, h, w]), device),
+        labelled,
+    })
+}
+
+/// The loss and its two terms (scalars, `[1]`).
+pub struct LossParts {
+    pub total: Tensor<1>,
+    pub ce: Tensor<1>,
+    pub dice: Tensor<1>,
+}
+
+/// `logits`: `[B, C, D, H, W]`.
+pub fn segmentation_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> LossParts {
+    let [_, classes, ..] = logits.dims();
+    let device = logits.device();
+    let ce = cross_entropy(logits.clone(), t, cfg, classes, &device);
+    let dice = soft_dice_loss(logits, t, cfg);
+    let total = ce.clone().mul_scalar(cfg.ce_weight) + dice.clone().mul_scalar(cfg.dice_weight);
+    LossParts { total, ce, dice }
+}
+
+fn cross_entropy(logits: Tensor<5>, t: &Targets, cfg: &LossConfig, classes: usize, device: &Device) -> Tensor<1> {
+    let logp = log_softmax(logits, 1);
+    // Per-voxel weight: the weight of its class (0 on ignored voxels, since one-hot is all 0 there).
+    let weights: Vec<f32> = cfg.class_weights.clone().unwrap_or_else(|| vec![1.0; classes]);
+    let w = Tensor::<5>::from_data(TensorData::new(weights, [1, classes, 1, 1, 1]), device);
+    let weighted_onehot = t.onehot.clone() * w;
+    let voxel_weight = weighted_onehot.clone().sum_dim(1);
+    let nll = -(weighted_onehot * logp).sum();
+    nll / voxel_weight.sum().add_scalar(1e-8)
+}
+
+fn soft_dice_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Tensor<1> {
+    let [b, c, ..] = logits.dims();
+    let probs = softmax(logits, 1) * t.mask.clone();
+    let g = t.onehot.clone();
+    let reduce = |x: Tensor<5>| -> Tensor<2> {
+        if cfg.batch_dice {
+            x.sum_dims_squeeze::<1, _>(&[0, 2, 3, 4]).reshape([1, c])
+        } else {
+            x.sum_dims_squeeze::<2, _>(&[2, 3, 4])
+        }
+    };
+    let inter = reduce(probs.clone() * g.clone());
+    let denom = reduce(probs) + reduce(g);
+    let dice = (inter.mul_scalar(2.0).add_scalar(cfg.smooth)) / denom.add_scalar(cfg.smooth);
+    let first = if cfg.dice_include_background || c == 1 { 0 } else { 1 };
+    let rows = if cfg.batch_dice { 1 } else { b };
+    let dice = dice.slice([0..rows, first..c]);
+    dice.mean().neg().add_scalar(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        t.into_scalar()
+    }
+
+    #[test]
+    fn perfect_logits_give_near_zero_loss_and_ignored_voxels_do_not_count() {
+        let device = Device::flex();
+        let labels = vec![0u8, 1, 2, 255, 1, 0, 2, 2];
+        let t = make_targets(&labels, [1, 2, 2, 2], 3, 255, &device).unwrap();
+        assert_eq!(t.labelled, 7);
+        // Logits: +20 on the true class; the ignored voxel gets a wildly wrong prediction.
+        let mut logits = vec![0f32; 3 * 8];
+        for (v, &l) in labels.iter().enumerate() {
+            let c = if l == 255 { 0 } else { l as usize };
+            logits[c * 8 + v] = if l == 255 { -50.0 } else { 20.0 };
+        }
+        let x = Tensor::<5>::from_data(TensorData::new(logits, [1, 3, 2, 2, 2]), &device);
+        let parts = segmentation_loss(x, &t, &LossConfig::default());
+        assert!(scalar(parts.ce) < 1e-6);
+        assert!(scalar(parts.dice) < 1e-4);
+    }
+
+    #[test]
+    fn uniform_logits_give_log_c_cross_entropy() {
+        let device = Device::flex();
+        let labels = vec![0u8, 1, 2, 1];
+        let t = make_targets(&labels, [1, 1, 2, 2], 3, 255, &device).unwrap();
+        let x = Tensor::<5>::zeros([1, 3, 1, 2, 2], &device);
+        let parts = segmentation_loss(x, &t, &LossConfig::default());
+        assert!((scalar(parts.ce) - 3f32.ln()).abs() < 1e-5);
+        // Soft Dice of uniform 1/3 probabilities: class 1: 2*(2/3)/(4/3+2) = 0.4; class 2: 2*(1/3)/(4/3+1) = 2/7.
+        let expected = 1.0 - (0.4 + 2.0 / 7.0) / 2.0;
+        assert!((scalar(parts.dice) - expected).abs() < 1e-4, "{}", expected);
+    }
+
+    #[test]
+    fn class_weights_scale_the_cross_entropy_per_voxel() {
+        let device = Device::flex();
+        let labels = vec![0u8, 1];
+        let t = make_targets(&labels, [1, 1, 1, 2], 2, 255, &device).unwrap();
+        // Voxel 0 (class 0) predicted p=0.5, voxel 1 (class 1) predicted p=sigmoid(2).
+        let x = Tensor::<5>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.0, 2.0], [1, 2, 1, 1, 2]), &device);
+        let cfg = LossConfig { class_weights: Some(vec![1.0, 3.0]), ..LossConfig::default() };
+        let ce = scalar(segmentation_loss(x, &t, &cfg).ce);
+        let l0 = 2f32.ln();
+        let l1 = (1.0 + (-2f32).exp()).ln();
+        assert!((ce - (l0 + 3.0 * l1) / 4.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn unknown_label_value_is_an_error() {
+        let err = make_targets(&[0, 7], [1, 1, 1, 2], 3, 255, &Device::flex()).err().unwrap();
+        assert!(err.to_string().contains("label value 7"));
+    }
+}
