@@ -5,6 +5,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod train;

@@ -1,0 +1,5 @@
+//! Evaluation metrics at native resolution.
+
+pub mod overlap;
+
+pub use overlap::{Counts, argmax, foreground_dice};
