@@ -49,7 +49,9 @@ impl AdapterSummary {
             name: info.name.clone(),
             api: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
-            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
         }
     }
 
@@ -75,7 +77,11 @@ pub struct Backend {
 impl Backend {
     /// The flex CPU backend.
     pub fn flex() -> Self {
-        Backend { device: Device::flex(), kind: BackendKind::Flex, adapter: None }
+        Backend {
+            device: Device::flex(),
+            kind: BackendKind::Flex,
+            adapter: None,
+        }
     }
 
     /// Resolves a `--device` choice, probing wgpu adapters first so a missing adapter is an error here
@@ -84,7 +90,10 @@ impl Backend {
         match choice {
             DeviceChoice::Flex => Ok(Backend::flex()),
             DeviceChoice::Auto => {
-                let gpus: Vec<_> = list_adapters().into_iter().filter(|a| !a.is_cpu()).collect();
+                let gpus: Vec<_> = list_adapters()
+                    .into_iter()
+                    .filter(|a| !a.is_cpu())
+                    .collect();
                 match pick_gpu(&gpus) {
                     Some(a) => Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, a)),
                     None => Ok(Backend::flex()),
@@ -93,7 +102,9 @@ impl Backend {
             DeviceChoice::Wgpu => {
                 let adapters = list_adapters();
                 let gpus: Vec<_> = adapters.iter().filter(|a| !a.is_cpu()).cloned().collect();
-                let chosen = pick_gpu(&gpus).or_else(|| adapters.first().cloned()).ok_or_else(no_adapter)?;
+                let chosen = pick_gpu(&gpus)
+                    .or_else(|| adapters.first().cloned())
+                    .ok_or_else(no_adapter)?;
                 Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, chosen))
             }
             DeviceChoice::WgpuCpu => {
@@ -109,7 +120,11 @@ impl Backend {
     }
 
     fn wgpu_with(kind: DeviceKind, adapter: AdapterSummary) -> Self {
-        Backend { device: Device::wgpu(kind), kind: BackendKind::Wgpu, adapter: Some(adapter) }
+        Backend {
+            device: Device::wgpu(kind),
+            kind: BackendKind::Wgpu,
+            adapter: Some(adapter),
+        }
     }
 
     /// One line for logs and reports: backend, adapter name, graphics API and type.
@@ -118,7 +133,9 @@ impl Backend {
             (BackendKind::Wgpu, Some(a)) => format!("wgpu on {a}"),
             (BackendKind::Wgpu, None) => "wgpu".into(),
             (BackendKind::Flex, _) => {
-                let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                let threads = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1);
                 format!("flex (CPU, {threads} threads)")
             }
         }
@@ -141,9 +158,13 @@ fn pick_gpu(gpus: &[AdapterSummary]) -> Option<AdapterSummary> {
 
 /// Every adapter wgpu can see on this machine (all graphics APIs), without opening a device.
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-    let mut out: Vec<AdapterSummary> = adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
+    let mut out: Vec<AdapterSummary> = adapters
+        .iter()
+        .map(|a| AdapterSummary::from_info(&a.get_info()))
+        .collect();
     out.dedup();
     out
 }
@@ -166,7 +187,12 @@ mod tests {
 
     #[test]
     fn gpu_ranking_prefers_discrete() {
-        let mk = |t: &str| AdapterSummary { name: t.into(), api: "Vulkan".into(), device_type: t.into(), driver: String::new() };
+        let mk = |t: &str| AdapterSummary {
+            name: t.into(),
+            api: "Vulkan".into(),
+            device_type: t.into(),
+            driver: String::new(),
+        };
         let picked = pick_gpu(&[mk("IntegratedGpu"), mk("DiscreteGpu")]).unwrap();
         assert_eq!(picked.device_type, "DiscreteGpu");
         assert!(pick_gpu(&[]).is_none());
@@ -182,7 +208,10 @@ mod tests {
                 assert_eq!(s, 6.0);
             }
             Err(e) => {
-                assert!(std::env::var("UNET3D_REQUIRE_WGPU").is_err(), "wgpu required but unavailable: {e}");
+                assert!(
+                    std::env::var("UNET3D_REQUIRE_WGPU").is_err(),
+                    "wgpu required but unavailable: {e}"
+                );
                 eprintln!("skipping: {e}");
             }
         }

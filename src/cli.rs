@@ -13,7 +13,11 @@ use crate::data::{synth, synth_tcia};
 use crate::report::explore;
 
 #[derive(Debug, Parser)]
-#[command(name = "unet3d", version, about = "3D U-Net for volumetric medical image segmentation (burn: wgpu + flex)")]
+#[command(
+    name = "unet3d",
+    version,
+    about = "3D U-Net for volumetric medical image segmentation (burn: wgpu + flex)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -98,8 +102,14 @@ pub struct ImportNciIsbiArgs {
 }
 
 fn parse_mapping(s: &str) -> Result<(u8, u8), String> {
-    let (a, b) = s.split_once('=').ok_or_else(|| format!("expected SRC=DST, got {s:?}"))?;
-    let p = |v: &str| v.trim().parse::<u8>().map_err(|_| format!("not a label value 0..255: {v:?}"));
+    let (a, b) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected SRC=DST, got {s:?}"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("not a label value 0..255: {v:?}"))
+    };
     Ok((p(a)?, p(b)?))
 }
 
@@ -123,7 +133,12 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn devices() -> Result<()> {
-    println!("flex: CPU ({} threads)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "flex: CPU ({} threads)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     let adapters = backend::list_adapters();
     if adapters.is_empty() {
         println!("wgpu: no adapter found");
@@ -156,7 +171,11 @@ fn synth_cmd(a: SynthArgs) -> Result<()> {
         }
         SynthFormat::NciIsbi => {
             let layout = synth_tcia::write_tcia_layout(&a.out, a.cases, a.seed, &cfg)?;
-            println!("wrote {} phantoms in the TCIA layout: images {}", a.cases, layout.images.display());
+            println!(
+                "wrote {} phantoms in the TCIA layout: images {}",
+                a.cases,
+                layout.images.display()
+            );
             for d in &layout.label_dirs {
                 println!("  labels {}", d.display());
             }
@@ -177,7 +196,8 @@ fn import_cmd(a: ImportNciIsbiArgs) -> Result<()> {
 
 fn explore_cmd(a: ExploreArgs) -> Result<()> {
     let ds = Dataset::open(&a.data)?;
-    let summary = explore::explore(&ds, &a.out).with_context(|| format!("exploring {}", a.data.display()))?;
+    let summary =
+        explore::explore(&ds, &a.out).with_context(|| format!("exploring {}", a.data.display()))?;
     println!("{}", summary.headline());
     println!("wrote {}", a.out.join("explore.md").display());
     Ok(())

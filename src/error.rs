@@ -26,11 +26,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     pub fn invalid(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Invalid { path: path.as_ref().to_path_buf(), msg: msg.into() }
+        Error::Invalid {
+            path: path.as_ref().to_path_buf(),
+            msg: msg.into(),
+        }
     }
 
     pub fn config(msg: impl Into<String>) -> Self {

@@ -68,7 +68,10 @@ impl DatasetSpec {
 
     /// Number of classes including background (max label value + 1).
     pub fn num_classes(&self) -> usize {
-        self.label_values().last().map(|&v| v as usize + 1).unwrap_or(1)
+        self.label_values()
+            .last()
+            .map(|&v| v as usize + 1)
+            .unwrap_or(1)
     }
 
     /// Declared label values, sorted.
@@ -80,7 +83,10 @@ impl DatasetSpec {
 
     /// Name of a label value ("label 3" when undeclared).
     pub fn label_name(&self, value: u8) -> String {
-        self.labels.get(&value.to_string()).cloned().unwrap_or_else(|| format!("label {value}"))
+        self.labels
+            .get(&value.to_string())
+            .cloned()
+            .unwrap_or_else(|| format!("label {value}"))
     }
 
     pub fn cases(&self, split: Split) -> &[String] {
@@ -112,15 +118,27 @@ impl Dataset {
     pub fn open(root: &Path) -> Result<Self> {
         let path = root.join(SPEC_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let spec: DatasetSpec =
-            serde_json::from_str(&text).map_err(|e| Error::invalid(&path, format!("not a dataset.json: {e}")))?;
+        let spec: DatasetSpec = serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(&path, format!("not a dataset.json: {e}")))?;
         let mut seen = std::collections::BTreeSet::new();
-        for id in spec.splits.train.iter().chain(&spec.splits.validation).chain(&spec.splits.test) {
+        for id in spec
+            .splits
+            .train
+            .iter()
+            .chain(&spec.splits.validation)
+            .chain(&spec.splits.test)
+        {
             if !seen.insert(id) {
-                return Err(Error::invalid(&path, format!("case {id} is listed in more than one split")));
+                return Err(Error::invalid(
+                    &path,
+                    format!("case {id} is listed in more than one split"),
+                ));
             }
         }
-        Ok(Dataset { root: root.to_path_buf(), spec })
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            spec,
+        })
     }
 
     /// Creates the folder layout and writes `dataset.json` atomically.
@@ -128,7 +146,10 @@ impl Dataset {
         for sub in ["imagesTr", "labelsTr", "imagesTs", "labelsTs"] {
             fsio::create_dir(&root.join(sub))?;
         }
-        let ds = Dataset { root: root.to_path_buf(), spec };
+        let ds = Dataset {
+            root: root.to_path_buf(),
+            spec,
+        };
         ds.save_spec()?;
         Ok(ds)
     }
@@ -143,19 +164,36 @@ impl Dataset {
     }
 
     pub fn image_path(&self, id: &str) -> PathBuf {
-        let dir = if self.is_test(id) { "imagesTs" } else { "imagesTr" };
-        self.root.join(dir).join(format!("{id}{}", self.spec.file_ending))
+        let dir = if self.is_test(id) {
+            "imagesTs"
+        } else {
+            "imagesTr"
+        };
+        self.root
+            .join(dir)
+            .join(format!("{id}{}", self.spec.file_ending))
     }
 
     pub fn label_path(&self, id: &str) -> PathBuf {
-        let dir = if self.is_test(id) { "labelsTs" } else { "labelsTr" };
-        self.root.join(dir).join(format!("{id}{}", self.spec.file_ending))
+        let dir = if self.is_test(id) {
+            "labelsTs"
+        } else {
+            "labelsTr"
+        };
+        self.root
+            .join(dir)
+            .join(format!("{id}{}", self.spec.file_ending))
     }
 
     /// Every case id in split order (train, validation, test).
     pub fn all_cases(&self) -> Vec<String> {
         let s = &self.spec.splits;
-        s.train.iter().chain(&s.validation).chain(&s.test).cloned().collect()
+        s.train
+            .iter()
+            .chain(&s.validation)
+            .chain(&s.test)
+            .cloned()
+            .collect()
     }
 
     /// Loads a case and checks that the label sits on the image grid and uses only declared values.
@@ -165,7 +203,11 @@ impl Dataset {
         let label = read_labels(&label_path)?;
         check_label_on_image(&label_path, &image, &label)?;
         check_label_values(&label_path, &label, &self.spec.label_values())?;
-        Ok(Case { id: id.to_string(), image, label })
+        Ok(Case {
+            id: id.to_string(),
+            image,
+            label,
+        })
     }
 }
 
@@ -174,12 +216,18 @@ pub fn check_label_on_image(label_path: &Path, image: &Image, label: &LabelMap) 
     if image.dims != label.dims {
         return Err(Error::invalid(
             label_path,
-            format!("label grid {:?} does not match image grid {:?}", label.dims, image.dims),
+            format!(
+                "label grid {:?} does not match image grid {:?}",
+                label.dims, image.dims
+            ),
         ));
     }
     let d = image.affine.max_abs_diff(&label.affine);
     if d > 1e-3 {
-        return Err(Error::invalid(label_path, format!("label affine differs from the image's by {d:.4} mm")));
+        return Err(Error::invalid(
+            label_path,
+            format!("label affine differs from the image's by {d:.4} mm"),
+        ));
     }
     Ok(())
 }
@@ -190,12 +238,15 @@ pub fn check_label_values(label_path: &Path, label: &LabelMap, declared: &[u8]) 
     for &v in &label.data {
         present[v as usize] = true;
     }
-    let unknown: Vec<u8> =
-        (0..=254u8).filter(|v| present[*v as usize] && !declared.contains(v)).collect();
+    let unknown: Vec<u8> = (0..=254u8)
+        .filter(|v| present[*v as usize] && !declared.contains(v))
+        .collect();
     if !unknown.is_empty() {
         return Err(Error::invalid(
             label_path,
-            format!("label values {unknown:?} are not declared in dataset.json (declared: {declared:?})"),
+            format!(
+                "label values {unknown:?} are not declared in dataset.json (declared: {declared:?})"
+            ),
         ));
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Data: volume type and I/O (NIfTI, NRRD, DICOM), the dataset layout, the NCI-ISBI importer,
 //! synthetic prostate phantoms, and (for training) preprocessing, sampling and augmentation.
 
+pub mod augment;
 pub mod dataset;
 pub mod dicom_io;
 pub mod import_nci_isbi;
@@ -11,7 +12,6 @@ pub mod phantom;
 pub mod preprocess;
 pub mod resample;
 pub mod sampler;
-pub mod augment;
 pub mod synth_tcia;
 pub mod volume;
 

@@ -125,7 +125,13 @@ pub type LabelMap = Volume<u8>;
 impl<T: Copy + Default> Volume<T> {
     /// A volume filled with `T::default()` on the given grid.
     pub fn zeros(dims: [usize; 3], spacing: [f64; 3], affine: Affine) -> Self {
-        Volume { data: vec![T::default(); dims[0] * dims[1] * dims[2]], dims, spacing, affine, nifti_header: None }
+        Volume {
+            data: vec![T::default(); dims[0] * dims[1] * dims[2]],
+            dims,
+            spacing,
+            affine,
+            nifti_header: None,
+        }
     }
 
     /// A volume of another voxel type on the same grid (geometry and header kept).
@@ -180,7 +186,10 @@ mod tests {
 
     #[test]
     fn affine_inverse_round_trips() {
-        let a = Affine::from_lps([[0.0, 0.5, 0.0], [0.4, 0.0, 0.1], [0.0, 0.0, 3.0]], [10.0, -20.0, 5.0]);
+        let a = Affine::from_lps(
+            [[0.0, 0.5, 0.0], [0.4, 0.0, 0.1], [0.0, 0.0, 3.0]],
+            [10.0, -20.0, 5.0],
+        );
         let inv = a.inverse().unwrap();
         let p = [3.0, 7.5, 2.0];
         let back = inv.apply(a.apply(p));
@@ -191,7 +200,10 @@ mod tests {
 
     #[test]
     fn lps_flips_x_and_y() {
-        let a = Affine::from_lps([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [1.0, 2.0, 3.0]);
+        let a = Affine::from_lps(
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            [1.0, 2.0, 3.0],
+        );
         assert_eq!(a.origin(), [-1.0, -2.0, 3.0]);
         assert_eq!(a.column(0), [-1.0, 0.0, 0.0]);
     }

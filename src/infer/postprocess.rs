@@ -11,7 +11,12 @@ pub fn keep_largest_component(labels: &mut [u8], dims: [usize; 3], classes: &[u8
         if comps.len() <= 1 {
             continue;
         }
-        let largest = comps.iter().enumerate().max_by_key(|(_, c)| c.len()).map(|(i, _)| i).unwrap_or(0);
+        let largest = comps
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, c)| c.len())
+            .map(|(i, _)| i)
+            .unwrap_or(0);
         for (i, comp) in comps.iter().enumerate() {
             if i != largest {
                 for &v in comp {
@@ -42,7 +47,13 @@ pub fn components(labels: &[u8], dims: [usize; 3], class: u8) -> Vec<Vec<usize>>
                 for dy in -1i64..=1 {
                     for dx in -1i64..=1 {
                         let (xx, yy, zz) = (x as i64 + dx, y as i64 + dy, z as i64 + dz);
-                        if xx < 0 || yy < 0 || zz < 0 || xx >= nx as i64 || yy >= ny as i64 || zz >= nz as i64 {
+                        if xx < 0
+                            || yy < 0
+                            || zz < 0
+                            || xx >= nx as i64
+                            || yy >= ny as i64
+                            || zz >= nz as i64
+                        {
                             continue;
                         }
                         let n = xx as usize + nx * (yy as usize + ny * zz as usize);
@@ -80,7 +91,11 @@ mod tests {
         keep_largest_component(&mut l, dims, &[1, 2]);
         assert_eq!(l[idx(5, 0, 0)], 0);
         assert_eq!(l[idx(3, 3, 2)], 1);
-        assert_eq!(l[idx(5, 5, 2)], 2, "a single component of another class stays");
+        assert_eq!(
+            l[idx(5, 5, 2)],
+            2,
+            "a single component of another class stays"
+        );
         assert_eq!(l.iter().filter(|&&v| v == 1).count(), 10);
     }
 }

@@ -29,7 +29,10 @@ pub struct PredictOptions {
 
 impl Default for PredictOptions {
     fn default() -> Self {
-        PredictOptions { mirror_tta: false, largest_component: true }
+        PredictOptions {
+            mirror_tta: false,
+            largest_component: true,
+        }
     }
 }
 
@@ -65,7 +68,13 @@ impl Predictor {
         let info = load_run_info(&run)?;
         let device = backend.device.clone();
         let model = checkpoint::load_model(&weights, config.model.init(&device)?)?;
-        Ok(Predictor { model, config, info, run, device })
+        Ok(Predictor {
+            model,
+            config,
+            info,
+            run,
+            device,
+        })
     }
 
     pub fn classes(&self) -> usize {
@@ -76,7 +85,8 @@ impl Predictor {
     pub fn predict(&self, image: &Image, opts: &PredictOptions) -> Result<(LabelMap, Timings)> {
         let mut t = Timings::default();
         let clock = Instant::now();
-        let (data, geom) = preprocess::preprocess_image(image, &self.config.preprocess, self.info.target_spacing);
+        let (data, geom) =
+            preprocess::preprocess_image(image, &self.config.preprocess, self.info.target_spacing);
         t.preprocess_s = clock.elapsed().as_secs_f64();
 
         let clock = Instant::now();
@@ -85,7 +95,14 @@ impl Predictor {
             sw.mirror_axes = vec![4, 3];
         }
         let [nx, ny, nz] = geom.dims;
-        let probs = predict_probabilities(&self.model, &data, [nz, ny, nx], self.classes(), &sw, &self.device)?;
+        let probs = predict_probabilities(
+            &self.model,
+            &data,
+            [nz, ny, nx],
+            self.classes(),
+            &sw,
+            &self.device,
+        )?;
         t.network_s = clock.elapsed().as_secs_f64();
 
         let clock = Instant::now();
@@ -109,13 +126,28 @@ impl Predictor {
 fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
     if path.join("config.json").exists() {
         let best = checkpoints_dir(path).join("best");
-        let weights = if best.join(checkpoint::MODEL_FILE).exists() { best } else { checkpoints_dir(path).join("last") };
+        let weights = if best.join(checkpoint::MODEL_FILE).exists() {
+            best
+        } else {
+            checkpoints_dir(path).join("last")
+        };
         return Ok((path.to_path_buf(), weights));
     }
     // RUN/checkpoints/<name>[/model.bpk]
-    let ckpt = if path.is_file() { path.parent().unwrap_or(path) } else { path };
-    if let Some(run) = ckpt.parent().and_then(Path::parent).filter(|r| r.join("config.json").exists()) {
+    let ckpt = if path.is_file() {
+        path.parent().unwrap_or(path)
+    } else {
+        path
+    };
+    if let Some(run) = ckpt
+        .parent()
+        .and_then(Path::parent)
+        .filter(|r| r.join("config.json").exists())
+    {
         return Ok((run.to_path_buf(), path.to_path_buf()));
     }
-    Err(Error::invalid(path, "not a training run folder (no config.json) nor a checkpoint inside one"))
+    Err(Error::invalid(
+        path,
+        "not a training run folder (no config.json) nor a checkpoint inside one",
+    ))
 }

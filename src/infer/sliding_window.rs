@@ -28,7 +28,13 @@ pub struct SlidingWindowConfig {
 
 impl Default for SlidingWindowConfig {
     fn default() -> Self {
-        SlidingWindowConfig { patch: [16, 64, 64], step: 0.5, sigma_scale: 0.125, batch: 2, mirror_axes: vec![] }
+        SlidingWindowConfig {
+            patch: [16, 64, 64],
+            step: 0.5,
+            sigma_scale: 0.125,
+            batch: 2,
+            mirror_axes: vec![],
+        }
     }
 }
 
@@ -41,7 +47,9 @@ pub fn window_starts(size: usize, patch: usize, step: f64) -> Vec<usize> {
     let target = (patch as f64 * step).max(1.0);
     let n = ((size - patch) as f64 / target).ceil() as usize + 1;
     let span = (size - patch) as f64;
-    (0..n).map(|i| (span * i as f64 / (n - 1) as f64).round() as usize).collect()
+    (0..n)
+        .map(|i| (span * i as f64 / (n - 1) as f64).round() as usize)
+        .collect()
 }
 
 /// Gaussian importance map over a patch, max 1, never exactly 0.
@@ -49,7 +57,9 @@ pub fn gaussian_map(patch: [usize; 3], sigma_scale: f64) -> Vec<f32> {
     let axis = |n: usize| -> Vec<f64> {
         let sigma = (n as f64 * sigma_scale).max(1e-3);
         let c = (n as f64 - 1.0) / 2.0;
-        (0..n).map(|i| (-((i as f64 - c).powi(2)) / (2.0 * sigma * sigma)).exp()).collect()
+        (0..n)
+            .map(|i| (-((i as f64 - c).powi(2)) / (2.0 * sigma * sigma)).exp())
+            .collect()
     };
     let (gd, gh, gw) = (axis(patch[0]), axis(patch[1]), axis(patch[2]));
     let mut out = Vec::with_capacity(patch.iter().product());
@@ -61,8 +71,14 @@ pub fn gaussian_map(patch: [usize; 3], sigma_scale: f64) -> Vec<f32> {
         }
     }
     let max = out.iter().cloned().fold(0.0f32, f32::max);
-    let floor = out.iter().cloned().filter(|v| *v > 0.0).fold(f32::MAX, f32::min);
-    out.iter().map(|v| (v / max).max(floor / max).max(1e-6)).collect()
+    let floor = out
+        .iter()
+        .cloned()
+        .filter(|v| *v > 0.0)
+        .fold(f32::MAX, f32::min);
+    out.iter()
+        .map(|v| (v / max).max(floor / max).max(1e-6))
+        .collect()
 }
 
 /// Class probabilities for a single-channel volume `image` laid out `[D, H, W]` (W fastest).
@@ -77,19 +93,31 @@ pub fn predict_probabilities(
 ) -> Result<Vec<Vec<f32>>> {
     let n: usize = dims.iter().product();
     if image.len() != n {
-        return Err(Error::config(format!("image has {} voxels, dims {dims:?} need {n}", image.len())));
+        return Err(Error::config(format!(
+            "image has {} voxels, dims {dims:?} need {n}",
+            image.len()
+        )));
     }
     if cfg.batch == 0 || !(cfg.step > 0.0 && cfg.step <= 1.0) {
-        return Err(Error::config(format!("sliding window: batch must be >= 1 and step in (0, 1], got {} and {}", cfg.batch, cfg.step)));
+        return Err(Error::config(format!(
+            "sliding window: batch must be >= 1 and step in (0, 1], got {} and {}",
+            cfg.batch, cfg.step
+        )));
     }
     // Pad up to at least one patch per axis (zero = the z-score mean), centred.
     let padded: [usize; 3] = std::array::from_fn(|a| dims[a].max(cfg.patch[a]));
     let offset: [usize; 3] = std::array::from_fn(|a| (padded[a] - dims[a]) / 2);
     let pad_buf = pad(image, dims, padded, offset);
-    let starts: Vec<Vec<usize>> = (0..3).map(|a| window_starts(padded[a], cfg.patch[a], cfg.step)).collect();
+    let starts: Vec<Vec<usize>> = (0..3)
+        .map(|a| window_starts(padded[a], cfg.patch[a], cfg.step))
+        .collect();
     let windows: Vec<[usize; 3]> = starts[0]
         .iter()
-        .flat_map(|&d| starts[1].iter().flat_map(move |&h| starts[2].iter().map(move |&w| [d, h, w])))
+        .flat_map(|&d| {
+            starts[1]
+                .iter()
+                .flat_map(move |&h| starts[2].iter().map(move |&w| [d, h, w]))
+        })
         .collect();
 
     let weight = gaussian_map(cfg.patch, cfg.sigma_scale);
@@ -103,21 +131,32 @@ pub fn predict_probabilities(
         for w in chunk {
             input.extend(crop(&pad_buf, padded, *w, cfg.patch));
         }
-        let x = Tensor::<5>::from_data(TensorData::new(input, [chunk.len(), 1, pd, ph, pw]), device);
+        let x =
+            Tensor::<5>::from_data(TensorData::new(input, [chunk.len(), 1, pd, ph, pw]), device);
         let probs = forward_with_mirroring(model, x, &cfg.mirror_axes);
-        let host: Vec<f32> = probs
-            .into_data()
-            .to_vec()
-            .map_err(|e| Error::Backend(format!("reading probabilities back from the device: {e:?}")))?;
+        let host: Vec<f32> = probs.into_data().to_vec().map_err(|e| {
+            Error::Backend(format!("reading probabilities back from the device: {e:?}"))
+        })?;
         if host.len() != chunk.len() * classes * patch_len {
-            return Err(Error::config(format!("model gave {} values per batch, expected {} classes", host.len() / chunk.len() / patch_len, classes)));
+            return Err(Error::config(format!(
+                "model gave {} values per batch, expected {} classes",
+                host.len() / chunk.len() / patch_len,
+                classes
+            )));
         }
         for (b, w) in chunk.iter().enumerate() {
             for c in 0..classes {
                 let src = &host[(b * classes + c) * patch_len..][..patch_len];
                 accumulate(&mut acc[c], padded, *w, cfg.patch, src, &weight);
             }
-            accumulate(&mut norm, padded, *w, cfg.patch, &vec![1.0; patch_len], &weight);
+            accumulate(
+                &mut norm,
+                padded,
+                *w,
+                cfg.patch,
+                &vec![1.0; patch_len],
+                &weight,
+            );
         }
     }
     Ok(acc
@@ -133,7 +172,12 @@ fn forward_with_mirroring(model: &UNet3d, x: Tensor<5>, axes: &[usize]) -> Tenso
     let mut sum = softmax(model.forward(x.clone()), 1);
     let combos = 1usize << axes.len();
     for mask in 1..combos {
-        let flip: Vec<usize> = axes.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, a)| *a).collect();
+        let flip: Vec<usize> = axes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, a)| *a)
+            .collect();
         let y = softmax(model.forward(flip_axes(x.clone(), &flip)), 1);
         sum = sum + flip_axes(y, &flip);
     }
@@ -171,7 +215,14 @@ pub fn crop(src: &[f32], dims: [usize; 3], start: [usize; 3], size: [usize; 3]) 
     out
 }
 
-fn accumulate(dst: &mut [f32], dims: [usize; 3], start: [usize; 3], size: [usize; 3], src: &[f32], weight: &[f32]) {
+fn accumulate(
+    dst: &mut [f32],
+    dims: [usize; 3],
+    start: [usize; 3],
+    size: [usize; 3],
+    src: &[f32],
+    weight: &[f32],
+) {
     let mut i = 0;
     for d in 0..size[0] {
         for h in 0..size[1] {
@@ -196,7 +247,10 @@ mod tests {
             if size >= patch {
                 assert_eq!(s.last().unwrap() + patch, size);
                 for pair in s.windows(2) {
-                    assert!(pair[1] - pair[0] <= patch / 2, "step too large for {size}/{patch}: {s:?}");
+                    assert!(
+                        pair[1] - pair[0] <= patch / 2,
+                        "step too large for {size}/{patch}: {s:?}"
+                    );
                 }
             }
         }
@@ -205,7 +259,12 @@ mod tests {
     #[test]
     fn gaussian_peaks_in_the_centre_and_is_positive() {
         let g = gaussian_map([5, 8, 8], 0.125);
-        let max_i = g.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let max_i = g
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         let (d, h) = (max_i / 64, (max_i / 8) % 8);
         assert_eq!(d, 2);
         assert!(h == 3 || h == 4);

@@ -33,12 +33,20 @@ impl Counts {
 
     pub fn dice(&self) -> f64 {
         let denom = 2 * self.tp + self.fp + self.fn_;
-        if denom == 0 { 1.0 } else { 2.0 * self.tp as f64 / denom as f64 }
+        if denom == 0 {
+            1.0
+        } else {
+            2.0 * self.tp as f64 / denom as f64
+        }
     }
 
     pub fn iou(&self) -> f64 {
         let denom = self.tp + self.fp + self.fn_;
-        if denom == 0 { 1.0 } else { self.tp as f64 / denom as f64 }
+        if denom == 0 {
+            1.0
+        } else {
+            self.tp as f64 / denom as f64
+        }
     }
 
     pub fn add(&mut self, other: Counts) {
@@ -49,8 +57,15 @@ impl Counts {
 }
 
 /// Dice for each class `1..classes` (background excluded).
-pub fn foreground_dice(pred: &[u8], reference: &[u8], classes: usize, ignore: Option<u8>) -> Vec<f64> {
-    (1..classes as u8).map(|c| Counts::of(pred, reference, c, ignore).dice()).collect()
+pub fn foreground_dice(
+    pred: &[u8],
+    reference: &[u8],
+    classes: usize,
+    ignore: Option<u8>,
+) -> Vec<f64> {
+    (1..classes as u8)
+        .map(|c| Counts::of(pred, reference, c, ignore).dice())
+        .collect()
 }
 
 /// Arg-max over per-class probability buffers.
@@ -78,7 +93,14 @@ mod tests {
         let reference = [1, 1, 1, 1, 0, 0, 0, 0];
         let pred = [1, 1, 0, 0, 1, 0, 0, 0];
         let c = Counts::of(&pred, &reference, 1, None);
-        assert_eq!(c, Counts { tp: 2, fp: 1, fn_: 2 });
+        assert_eq!(
+            c,
+            Counts {
+                tp: 2,
+                fp: 1,
+                fn_: 2
+            }
+        );
         assert!((c.dice() - 4.0 / 7.0).abs() < 1e-12);
         assert!((c.iou() - 2.0 / 5.0).abs() < 1e-12);
     }

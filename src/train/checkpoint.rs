@@ -33,7 +33,12 @@ pub struct TrainState {
 }
 
 /// Writes `dir` (e.g. `RUN/checkpoints/last`) atomically: a sibling temp folder, then renamed.
-pub fn save(dir: &Path, model: &UNet3d, optim: Option<&ModuleOptimizer>, state: &TrainState) -> Result<()> {
+pub fn save(
+    dir: &Path,
+    model: &UNet3d,
+    optim: Option<&ModuleOptimizer>,
+    state: &TrainState,
+) -> Result<()> {
     let tmp = sibling(dir, "tmp");
     let old = sibling(dir, "old");
     let _ = fs::remove_dir_all(&tmp);
@@ -45,7 +50,9 @@ pub fn save(dir: &Path, model: &UNet3d, optim: Option<&ModuleOptimizer>, state: 
         .map_err(|e| Error::Backend(format!("serialising the model: {e}")))?;
     fsio::write_atomic(&tmp.join(MODEL_FILE), &model_bytes)?;
     if let Some(optim) = optim {
-        let bytes = optim.into_bytes().map_err(|e| Error::Backend(format!("serialising the optimiser: {e}")))?;
+        let bytes = optim
+            .into_bytes()
+            .map_err(|e| Error::Backend(format!("serialising the optimiser: {e}")))?;
         fsio::write_atomic(&tmp.join(OPTIM_FILE), &bytes)?;
     }
     let json = serde_json::to_string_pretty(state).expect("state serialises");
@@ -61,11 +68,17 @@ pub fn save(dir: &Path, model: &UNet3d, optim: Option<&ModuleOptimizer>, state: 
 
 /// Loads the weights of a checkpoint folder (or a `.bpk` file) into `model`.
 pub fn load_model(path: &Path, model: UNet3d) -> Result<UNet3d> {
-    let file = if path.is_dir() { path.join(MODEL_FILE) } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    };
     let bytes = fsio::read(&file)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| Error::invalid(&file, format!("not a model checkpoint: {e}")))?;
-    model.try_load_record(record).map_err(|e| Error::invalid(&file, format!("weights do not fit the model config: {e}")))
+    model
+        .try_load_record(record)
+        .map_err(|e| Error::invalid(&file, format!("weights do not fit the model config: {e}")))
 }
 
 /// Loads the optimiser state saved in a checkpoint folder.
@@ -80,10 +93,14 @@ pub fn load_optimizer(dir: &Path, optim: ModuleOptimizer) -> Result<ModuleOptimi
 pub fn load_state(dir: &Path) -> Result<TrainState> {
     let file = dir.join(STATE_FILE);
     let text = fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::invalid(&file, format!("not a training state: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(&file, format!("not a training state: {e}")))
 }
 
 fn sibling(dir: &Path, tag: &str) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     dir.with_file_name(format!(".{name}.{tag}"))
 }

@@ -46,27 +46,35 @@ impl TrainConfig {
     /// A named preset: `paper` (the paper's net), `small` (laptops), `demo` (the 10-minute CPU demo),
     /// `tiny` (CI smoke runs).
     pub fn preset(name: &str) -> Result<Self> {
-        let base = |model: &str, patch: [usize; 3], batch: usize, iterations: usize| -> Result<Self> {
-            let mut model = UNet3dConfig::preset(model)?;
-            model.in_channels = 1;
-            model.num_classes = 3;
-            Ok(TrainConfig {
-                preset: name.to_string(),
-                model,
-                preprocess: PreprocessConfig::default(),
-                sampler: SamplerConfig { patch, batch_size: batch, ..SamplerConfig::default() },
-                augment: AugmentConfig::default(),
-                loss: LossConfig::default(),
-                optim: OptimConfig::default(),
-                inference: SlidingWindowConfig { patch, ..SlidingWindowConfig::default() },
-                iterations,
-                val_every: (iterations / 5).max(1),
-                val_cases: None,
-                seed: 42,
-                workers: 2,
-                sparse_slices: None,
-            })
-        };
+        let base =
+            |model: &str, patch: [usize; 3], batch: usize, iterations: usize| -> Result<Self> {
+                let mut model = UNet3dConfig::preset(model)?;
+                model.in_channels = 1;
+                model.num_classes = 3;
+                Ok(TrainConfig {
+                    preset: name.to_string(),
+                    model,
+                    preprocess: PreprocessConfig::default(),
+                    sampler: SamplerConfig {
+                        patch,
+                        batch_size: batch,
+                        ..SamplerConfig::default()
+                    },
+                    augment: AugmentConfig::default(),
+                    loss: LossConfig::default(),
+                    optim: OptimConfig::default(),
+                    inference: SlidingWindowConfig {
+                        patch,
+                        ..SlidingWindowConfig::default()
+                    },
+                    iterations,
+                    val_every: (iterations / 5).max(1),
+                    val_cases: None,
+                    seed: 42,
+                    workers: 2,
+                    sparse_slices: None,
+                })
+            };
         match name {
             "paper" => base("paper", [32, 128, 128], 2, 20_000),
             "small" => base("small", [16, 96, 96], 2, 4_000),
@@ -84,7 +92,10 @@ impl TrainConfig {
                 c.workers = 1;
                 Ok(c)
             }
-            other => Err(Error::config(format!("unknown preset {other:?}; valid presets: {}", PRESETS.join(", ")))),
+            other => Err(Error::config(format!(
+                "unknown preset {other:?}; valid presets: {}",
+                PRESETS.join(", ")
+            ))),
         }
     }
 
@@ -96,7 +107,8 @@ impl TrainConfig {
         } else {
             toml::from_str(&text).map_err(|e| e.to_string())
         };
-        let cfg: TrainConfig = parsed.map_err(|e| Error::invalid(path, format!("not a training config: {e}")))?;
+        let cfg: TrainConfig =
+            parsed.map_err(|e| Error::invalid(path, format!("not a training config: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -133,6 +145,11 @@ mod tests {
             let back: TrainConfig = toml::from_str(&c.to_toml()).unwrap();
             assert_eq!(back, c);
         }
-        assert!(TrainConfig::preset("huge").unwrap_err().to_string().contains("valid presets"));
+        assert!(
+            TrainConfig::preset("huge")
+                .unwrap_err()
+                .to_string()
+                .contains("valid presets")
+        );
     }
 }

@@ -41,7 +41,11 @@ impl History {
         let mut records = Vec::new();
         if path.exists() {
             let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
                 let r: Record = serde_json::from_str(line)
                     .map_err(|e| Error::invalid(&path, format!("line {}: {e}", i + 1)))?;
                 if r.step <= keep_until {
@@ -59,8 +63,17 @@ impl History {
     }
 
     pub fn append(&mut self, record: Record) -> Result<()> {
-        let mut f = OpenOptions::new().append(true).create(true).open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        writeln!(f, "{}", serde_json::to_string(&record).expect("record serialises")).map_err(|e| Error::io(&self.path, e))?;
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
+        writeln!(
+            f,
+            "{}",
+            serde_json::to_string(&record).expect("record serialises")
+        )
+        .map_err(|e| Error::io(&self.path, e))?;
         self.records.push(record);
         Ok(())
     }
@@ -68,14 +81,24 @@ impl History {
     /// Loss smoothed over a trailing window, for display.
     pub fn smoothed_loss(&self, window: usize) -> Option<f64> {
         let n = self.records.len().min(window.max(1));
-        (n > 0).then(|| self.records[self.records.len() - n..].iter().map(|r| r.loss).sum::<f64>() / n as f64)
+        (n > 0).then(|| {
+            self.records[self.records.len() - n..]
+                .iter()
+                .map(|r| r.loss)
+                .sum::<f64>()
+                / n as f64
+        })
     }
 
     /// Share of wall time spent waiting for data over the last `window` steps.
     pub fn data_wait_share(&self, window: usize) -> f64 {
         let tail = &self.records[self.records.len().saturating_sub(window)..];
         let step: f64 = tail.iter().map(|r| r.step_s).sum();
-        if step > 0.0 { tail.iter().map(|r| r.data_wait_s).sum::<f64>() / step } else { 0.0 }
+        if step > 0.0 {
+            tail.iter().map(|r| r.data_wait_s).sum::<f64>() / step
+        } else {
+            0.0
+        }
     }
 
     /// Draws `curves.png`: training loss (and its two terms), validation Dice per class, learning rate.

@@ -65,7 +65,11 @@ pub fn make_targets(
     let [b, d, h, w] = shape;
     let spatial = d * h * w;
     if labels.len() != b * spatial {
-        return Err(Error::config(format!("label buffer has {} voxels, shape {shape:?} needs {}", labels.len(), b * spatial)));
+        return Err(Error::config(format!(
+            "label buffer has {} voxels, shape {shape:?} needs {}",
+            labels.len(),
+            b * spatial
+        )));
     }
     let mut onehot = vec![0f32; b * classes * spatial];
     let mut mask = vec![0f32; b * spatial];
@@ -109,10 +113,19 @@ pub fn segmentation_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Lo
     LossParts { total, ce, dice }
 }
 
-fn cross_entropy(logits: Tensor<5>, t: &Targets, cfg: &LossConfig, classes: usize, device: &Device) -> Tensor<1> {
+fn cross_entropy(
+    logits: Tensor<5>,
+    t: &Targets,
+    cfg: &LossConfig,
+    classes: usize,
+    device: &Device,
+) -> Tensor<1> {
     let logp = log_softmax(logits, 1);
     // Per-voxel weight: the weight of its class (0 on ignored voxels, since one-hot is all 0 there).
-    let weights: Vec<f32> = cfg.class_weights.clone().unwrap_or_else(|| vec![1.0; classes]);
+    let weights: Vec<f32> = cfg
+        .class_weights
+        .clone()
+        .unwrap_or_else(|| vec![1.0; classes]);
     let w = Tensor::<5>::from_data(TensorData::new(weights, [1, classes, 1, 1, 1]), device);
     let weighted_onehot = t.onehot.clone() * w;
     let voxel_weight = weighted_onehot.clone().sum_dim(1);
@@ -134,7 +147,11 @@ fn soft_dice_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Tensor<1>
     let inter = reduce(probs.clone() * g.clone());
     let denom = reduce(probs) + reduce(g);
     let dice = (inter.mul_scalar(2.0).add_scalar(cfg.smooth)) / denom.add_scalar(cfg.smooth);
-    let first = if cfg.dice_include_background || c == 1 { 0 } else { 1 };
+    let first = if cfg.dice_include_background || c == 1 {
+        0
+    } else {
+        1
+    };
     let rows = if cfg.batch_dice { 1 } else { b };
     let dice = dice.slice([0..rows, first..c]);
     dice.mean().neg().add_scalar(1.0)
@@ -185,8 +202,14 @@ mod tests {
         let labels = vec![0u8, 1];
         let t = make_targets(&labels, [1, 1, 1, 2], 2, 255, &device).unwrap();
         // Voxel 0 (class 0) predicted p=0.5, voxel 1 (class 1) predicted p=sigmoid(2).
-        let x = Tensor::<5>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.0, 2.0], [1, 2, 1, 1, 2]), &device);
-        let cfg = LossConfig { class_weights: Some(vec![1.0, 3.0]), ..LossConfig::default() };
+        let x = Tensor::<5>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 0.0, 2.0], [1, 2, 1, 1, 2]),
+            &device,
+        );
+        let cfg = LossConfig {
+            class_weights: Some(vec![1.0, 3.0]),
+            ..LossConfig::default()
+        };
         let ce = scalar(segmentation_loss(x, &t, &cfg).ce);
         let l0 = 2f32.ln();
         let l1 = (1.0 + (-2f32).exp()).ln();
@@ -195,7 +218,9 @@ mod tests {
 
     #[test]
     fn unknown_label_value_is_an_error() {
-        let err = make_targets(&[0, 7], [1, 1, 1, 2], 3, 255, &Device::flex()).err().unwrap();
+        let err = make_targets(&[0, 7], [1, 1, 1, 2], 3, 255, &Device::flex())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("label value 7"));
     }
 }

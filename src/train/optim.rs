@@ -59,10 +59,16 @@ impl Default for OptimConfig {
 impl OptimConfig {
     pub fn validate(&self) -> Result<()> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::config(format!("learning rate must be > 0, got {}", self.lr)));
+            return Err(Error::config(format!(
+                "learning rate must be > 0, got {}",
+                self.lr
+            )));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(Error::config(format!("momentum must be in [0, 1), got {}", self.momentum)));
+            return Err(Error::config(format!(
+                "momentum must be in [0, 1), got {}",
+                self.momentum
+            )));
         }
         Ok(())
     }
@@ -76,8 +82,14 @@ impl OptimConfig {
                 .with_grad_clipping(clip)
                 .init(),
             OptimizerKind::Sgd => SgdConfig::new()
-                .with_momentum(Some(MomentumConfig { momentum: self.momentum, dampening: 0.0, nesterov: true }))
-                .with_weight_decay(Some(WeightDecayConfig { penalty: self.weight_decay as f32 }))
+                .with_momentum(Some(MomentumConfig {
+                    momentum: self.momentum,
+                    dampening: 0.0,
+                    nesterov: true,
+                }))
+                .with_weight_decay(Some(WeightDecayConfig {
+                    penalty: self.weight_decay as f32,
+                }))
                 .with_gradient_clipping(clip)
                 .init(),
         }
@@ -106,19 +118,36 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_then_decays() {
-        let cfg = OptimConfig { warmup: 10, lr: 1.0, ..OptimConfig::default() };
+        let cfg = OptimConfig {
+            warmup: 10,
+            lr: 1.0,
+            ..OptimConfig::default()
+        };
         assert!(cfg.lr_at(0, 100) < 0.2);
         assert!((cfg.lr_at(9, 100) - 1.0).abs() < 1e-9);
         assert!((cfg.lr_at(10, 100) - 1.0).abs() < 1e-9);
         assert!(cfg.lr_at(55, 100) < cfg.lr_at(20, 100));
-        assert!((cfg.lr_at(100, 100) - 1e-3).abs() < 1e-9, "floor at lr/1000");
-        let cos = OptimConfig { decay: Decay::Cosine, warmup: 0, lr: 1.0, ..OptimConfig::default() };
+        assert!(
+            (cfg.lr_at(100, 100) - 1e-3).abs() < 1e-9,
+            "floor at lr/1000"
+        );
+        let cos = OptimConfig {
+            decay: Decay::Cosine,
+            warmup: 0,
+            lr: 1.0,
+            ..OptimConfig::default()
+        };
         assert!((cos.lr_at(50, 100) - 0.5).abs() < 1e-9);
     }
 
     #[test]
     fn bad_values_are_rejected_with_the_value() {
-        let e = OptimConfig { lr: -1.0, ..OptimConfig::default() }.validate().unwrap_err();
+        let e = OptimConfig {
+            lr: -1.0,
+            ..OptimConfig::default()
+        }
+        .validate()
+        .unwrap_err();
         assert!(e.to_string().contains("-1"));
     }
 }

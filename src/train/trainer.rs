@@ -70,7 +70,13 @@ pub fn checkpoints_dir(run: &Path) -> PathBuf {
 }
 
 /// Trains `cfg` on `dataset` into the run folder `run`.
-pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend, opts: &TrainOptions) -> Result<TrainOutcome> {
+pub fn train(
+    dataset: &Dataset,
+    run: &Path,
+    cfg: TrainConfig,
+    backend: &Backend,
+    opts: &TrainOptions,
+) -> Result<TrainOutcome> {
     let started = Instant::now();
     install_ctrlc();
     let last_dir = checkpoints_dir(run).join("last");
@@ -85,7 +91,10 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
     }
     let train_ids = dataset.spec.splits.train.clone();
     if train_ids.is_empty() {
-        return Err(Error::invalid(dataset.root.join("dataset.json"), "the dataset has no training cases"));
+        return Err(Error::invalid(
+            dataset.root.join("dataset.json"),
+            "the dataset has no training cases",
+        ));
     }
     let mut val_ids = dataset.spec.splits.validation.clone();
     if let Some(n) = cfg.val_cases {
@@ -98,14 +107,25 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
         None => preprocess::plan_target_spacing(&case_spacings(dataset, &train_ids)?),
     };
     let cache = run.join("cache");
-    let mut train_cases = preprocess::load_or_preprocess(dataset, &train_ids, &cfg.preprocess, target_spacing, &cache)?;
-    let val_cases = preprocess::load_or_preprocess(dataset, &val_ids, &cfg.preprocess, target_spacing, &cache)?;
+    let mut train_cases = preprocess::load_or_preprocess(
+        dataset,
+        &train_ids,
+        &cfg.preprocess,
+        target_spacing,
+        &cache,
+    )?;
+    let val_cases =
+        preprocess::load_or_preprocess(dataset, &val_ids, &cfg.preprocess, target_spacing, &cache)?;
     check_patch_fits(&train_cases, cfg.sampler.patch)?;
     if let Some(k) = cfg.sparse_slices {
         for c in &mut train_cases {
             let kept = sparsify(&mut c.label, c.dims, k, cfg.loss.ignore_label);
             c.refresh_class_locations(cfg.loss.ignore_label);
-            log::info!("{}: sparse annotation keeps {:.1} % of voxels labelled", c.id, kept * 100.0);
+            log::info!(
+                "{}: sparse annotation keeps {:.1} % of voxels labelled",
+                c.id,
+                kept * 100.0
+            );
         }
     }
 
@@ -113,7 +133,10 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
     let device = backend.device.clone().autodiff();
     device.seed(cfg.seed);
     let mut model = cfg.model.init(&device)?;
-    println!("{}", crate::model::summary_line(&cfg.model, &model, cfg.sampler.patch));
+    println!(
+        "{}",
+        crate::model::summary_line(&cfg.model, &model, cfg.sampler.patch)
+    );
     let mut optim = cfg.optim.init();
     let mut state = TrainState::default();
     if opts.resume {
@@ -122,10 +145,20 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
         state = checkpoint::load_state(&last_dir)?;
         println!("resuming {} at step {}", run.display(), state.step);
     }
-    write_run_info(run, dataset, target_spacing, backend, &model, train_cases.len(), val_cases.len())?;
+    write_run_info(
+        run,
+        dataset,
+        target_spacing,
+        backend,
+        &model,
+        train_cases.len(),
+        val_cases.len(),
+    )?;
 
     let mut history = History::open(run, state.step)?;
-    let class_names: Vec<String> = (1..classes as u8).map(|v| dataset.spec.label_name(v)).collect();
+    let class_names: Vec<String> = (1..classes as u8)
+        .map(|v| dataset.spec.label_name(v))
+        .collect();
     let train_cases = Arc::new(train_cases);
     let mut loader = Loader::new(
         train_cases.clone(),
@@ -154,8 +187,15 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
         let lr = cfg.optim.lr_at(state.step, cfg.iterations);
         let (m, losses) = guarded(cfg.sampler.patch, cfg.sampler.batch_size, || {
             let [b, _, d, h, w] = batch.shape;
-            let x = Tensor::<5>::from_data(TensorData::new(batch.image.clone(), batch.shape), &device);
-            let targets = make_targets(&batch.label, [b, d, h, w], classes, cfg.loss.ignore_label, &device)?;
+            let x =
+                Tensor::<5>::from_data(TensorData::new(batch.image.clone(), batch.shape), &device);
+            let targets = make_targets(
+                &batch.label,
+                [b, d, h, w],
+                classes,
+                cfg.loss.ignore_label,
+                &device,
+            )?;
             let logits = model.forward(x);
             let parts = segmentation_loss(logits, &targets, &cfg.loss);
             let grads = parts.total.backward();
@@ -165,7 +205,11 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
         })?;
         model = m;
         if losses.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Backend(format!("loss became {:?} at step {}; lower the learning rate", losses, state.step + 1)));
+            return Err(Error::Backend(format!(
+                "loss became {:?} at step {}; lower the learning rate",
+                losses,
+                state.step + 1
+            )));
         }
         state.step += 1;
         let mut record = Record {
@@ -186,9 +230,18 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
                 state.best_dice = Some(mean);
                 state.best_step = Some(state.step);
                 best_val = Some(dice.clone());
-                checkpoint::save(&checkpoints_dir(run).join("best"), &model.valid(), None, &state)?;
+                checkpoint::save(
+                    &checkpoints_dir(run).join("best"),
+                    &model.valid(),
+                    None,
+                    &state,
+                )?;
             }
-            log::info!("step {}: validation Dice {}", state.step, fmt_dice(&class_names, &dice));
+            log::info!(
+                "step {}: validation Dice {}",
+                state.step,
+                fmt_dice(&class_names, &dice)
+            );
             record.val_dice = Some(dice);
         }
         history.append(record)?;
@@ -198,9 +251,24 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
             history.plot(&run.join("curves.png"), &class_names)?;
         }
         bar.set_position(state.step as u64);
-        bar.set_message(status_line(&history, &class_names, state.step - session_start, loop_start));
+        bar.set_message(status_line(
+            &history,
+            &class_names,
+            state.step - session_start,
+            loop_start,
+        ));
         if !opts.progress && (state.step % 10 == 0 || state.step == cfg.iterations) {
-            println!("step {}/{}: {}", state.step, cfg.iterations, status_line(&history, &class_names, state.step - session_start, loop_start));
+            println!(
+                "step {}/{}: {}",
+                state.step,
+                cfg.iterations,
+                status_line(
+                    &history,
+                    &class_names,
+                    state.step - session_start,
+                    loop_start
+                )
+            );
         }
     }
     bar.finish_and_clear();
@@ -208,25 +276,56 @@ pub fn train(dataset: &Dataset, run: &Path, cfg: TrainConfig, backend: &Backend,
     checkpoint::save(&last_dir, &model, Some(&optim), &state)?;
     if val_cases.is_empty() {
         // No validation split: the last model is also the best one we know.
-        checkpoint::save(&checkpoints_dir(run).join("best"), &model.valid(), None, &state)?;
+        checkpoint::save(
+            &checkpoints_dir(run).join("best"),
+            &model.valid(),
+            None,
+            &state,
+        )?;
     }
     history.plot(&run.join("curves.png"), &class_names)?;
     if best_val.is_none() {
-        best_val = history.records.iter().rev().find_map(|r| (Some(r.step) == state.best_step).then(|| r.val_dice.clone()).flatten());
+        best_val = history.records.iter().rev().find_map(|r| {
+            (Some(r.step) == state.best_step)
+                .then(|| r.val_dice.clone())
+                .flatten()
+        });
     }
     if interrupted {
-        println!("interrupted: checkpoint written at step {} ({})", state.step, last_dir.display());
+        println!(
+            "interrupted: checkpoint written at step {} ({})",
+            state.step,
+            last_dir.display()
+        );
     }
-    Ok(TrainOutcome { state, best_val_dice: best_val, interrupted, seconds: started.elapsed().as_secs_f64() })
+    Ok(TrainOutcome {
+        state,
+        best_val_dice: best_val,
+        interrupted,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Validation: sliding-window prediction on each preprocessed validation case, Dice per foreground class
 /// (ignore-labelled voxels excluded), averaged over cases.
-pub fn validate(model: &UNet3d, cases: &[Preprocessed], cfg: &TrainConfig, classes: usize, device: &Device) -> Result<Vec<f64>> {
+pub fn validate(
+    model: &UNet3d,
+    cases: &[Preprocessed],
+    cfg: &TrainConfig,
+    classes: usize,
+    device: &Device,
+) -> Result<Vec<f64>> {
     let mut sums = vec![0.0; classes - 1];
     for case in cases {
         let [nx, ny, nz] = case.dims;
-        let probs = predict_probabilities(model, &case.image, [nz, ny, nx], classes, &cfg.inference, device)?;
+        let probs = predict_probabilities(
+            model,
+            &case.image,
+            [nz, ny, nx],
+            classes,
+            &cfg.inference,
+            device,
+        )?;
         let pred = argmax(&probs);
         for (c, s) in sums.iter_mut().enumerate() {
             *s += Counts::of(&pred, &case.label, c as u8 + 1, Some(cfg.loss.ignore_label)).dice();
@@ -236,7 +335,12 @@ pub fn validate(model: &UNet3d, cases: &[Preprocessed], cfg: &TrainConfig, class
 }
 
 /// Checks a fresh run does not clobber an old one, and a resumed run uses its saved config.
-fn prepare_run_folder(run: &Path, cfg: TrainConfig, opts: &TrainOptions, last: &Path) -> Result<TrainConfig> {
+fn prepare_run_folder(
+    run: &Path,
+    cfg: TrainConfig,
+    opts: &TrainOptions,
+    last: &Path,
+) -> Result<TrainConfig> {
     let config_path = run.join("config.json");
     if opts.resume {
         if !last.join(checkpoint::STATE_FILE).exists() {
@@ -252,7 +356,10 @@ fn prepare_run_folder(run: &Path, cfg: TrainConfig, opts: &TrainOptions, last: &
         return Ok(saved);
     }
     if last.exists() {
-        return Err(Error::invalid(run, "already holds a training run; pass --resume to continue it or choose a new --out"));
+        return Err(Error::invalid(
+            run,
+            "already holds a training run; pass --resume to continue it or choose a new --out",
+        ));
     }
     let mut cfg = cfg;
     if let Some(n) = opts.iterations {
@@ -265,7 +372,15 @@ fn prepare_run_folder(run: &Path, cfg: TrainConfig, opts: &TrainOptions, last: &
     Ok(cfg)
 }
 
-fn write_run_info(run: &Path, ds: &Dataset, spacing: [f64; 3], backend: &Backend, model: &UNet3d, n_train: usize, n_val: usize) -> Result<()> {
+fn write_run_info(
+    run: &Path,
+    ds: &Dataset,
+    spacing: [f64; 3],
+    backend: &Backend,
+    model: &UNet3d,
+    n_train: usize,
+    n_val: usize,
+) -> Result<()> {
     let classes = ds.spec.num_classes();
     let info = RunInfo {
         dataset: ds.root.clone(),
@@ -283,20 +398,27 @@ fn write_run_info(run: &Path, ds: &Dataset, spacing: [f64; 3], backend: &Backend
 pub fn load_run_info(run: &Path) -> Result<RunInfo> {
     let path = run.join("run.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::invalid(&path, format!("not a run description: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(&path, format!("not a run description: {e}")))
 }
 
 fn case_spacings(ds: &Dataset, ids: &[String]) -> Result<Vec<[f64; 3]>> {
-    ids.iter().map(|id| crate::data::io::read_image(&ds.image_path(id)).map(|v| v.spacing)).collect()
+    ids.iter()
+        .map(|id| crate::data::io::read_image(&ds.image_path(id)).map(|v| v.spacing))
+        .collect()
 }
 
 /// A patch larger than every training volume (on some axis) cannot be sampled meaningfully.
 fn check_patch_fits(cases: &[Preprocessed], patch: [usize; 3]) -> Result<()> {
-    let fits = |c: &Preprocessed| c.dims[2] >= patch[0] && c.dims[1] >= patch[1] && c.dims[0] >= patch[2];
+    let fits =
+        |c: &Preprocessed| c.dims[2] >= patch[0] && c.dims[1] >= patch[1] && c.dims[0] >= patch[2];
     if cases.iter().any(fits) {
         return Ok(());
     }
-    let largest = cases.iter().map(|c| [c.dims[2], c.dims[1], c.dims[0]]).max_by_key(|d| d.iter().product::<usize>());
+    let largest = cases
+        .iter()
+        .map(|c| [c.dims[2], c.dims[1], c.dims[0]])
+        .max_by_key(|d| d.iter().product::<usize>());
     Err(Error::config(format!(
         "patch {patch:?} (D, H, W) is larger than every preprocessed training volume (largest {:?}); lower the patch size",
         largest.unwrap_or_default()
@@ -343,7 +465,8 @@ fn progress_bar(show: bool, total: usize, start: usize) -> ProgressBar {
     }
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_position(start as u64);
     bar
@@ -355,12 +478,19 @@ fn status_line(h: &History, names: &[String], steps_this_session: usize, since: 
     format!(
         "loss {:.4} | val Dice {} | {:.2} it/s | data wait {:.0} %",
         h.smoothed_loss(10).unwrap_or(f64::NAN),
-        last_val.map(|d| fmt_dice(names, &d)).unwrap_or_else(|| "-".into()),
+        last_val
+            .map(|d| fmt_dice(names, &d))
+            .unwrap_or_else(|| "-".into()),
         its,
         h.data_wait_share(20) * 100.0
     )
 }
 
 pub fn fmt_dice(names: &[String], dice: &[f64]) -> String {
-    names.iter().zip(dice).map(|(n, d)| format!("{n} {d:.3}")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .zip(dice)
+        .map(|(n, d)| format!("{n} {d:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

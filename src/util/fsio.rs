@@ -38,7 +38,10 @@ pub fn write_atomic_with(
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -51,7 +54,10 @@ pub fn refuse_overwrite(output: &Path, inputs: &[&Path]) -> Result<()> {
             _ => false,
         };
         if same {
-            return Err(Error::invalid(output, "refusing to overwrite an input file"));
+            return Err(Error::invalid(
+                output,
+                "refusing to overwrite an input file",
+            ));
         }
     }
     Ok(())
@@ -82,7 +88,11 @@ mod tests {
         });
         assert!(err.is_err());
         assert!(!target.exists());
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "temp file left behind");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            0,
+            "temp file left behind"
+        );
         write_atomic(&target, b"ok").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"ok");
         assert!(refuse_overwrite(&target, &[&target]).is_err());

@@ -7,12 +7,16 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng { state: seed ^ 0x9E37_79B9_7F4A_7C15 }
+        Rng {
+            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        }
     }
 
     /// An independent stream derived from this seed and a label (e.g. a case index or worker id).
     pub fn fork(&self, stream: u64) -> Self {
-        let mut r = Rng { state: self.state ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03) };
+        let mut r = Rng {
+            state: self.state ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03),
+        };
         r.next_u64();
         r
     }
