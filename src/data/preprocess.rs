@@ -245,6 +245,9 @@ fn body_threshold(data: &[f32], fraction: f32) -> Option<f32> {
 /// Bounding box `[lo, hi)` of the voxels above `t`. A plane along an axis counts as body when at least
 /// 1/1000 of its voxels are above the threshold (isolated noise voxels in the air do not widen the box).
 fn body_bbox(data: &[f32], dims: [usize; 3], t: f32) -> Option<([usize; 3], [usize; 3])> {
+    if dims.contains(&0) {
+        return None;
+    }
     let mut counts = [
         vec![0usize; dims[0]],
         vec![0usize; dims[1]],
