@@ -11,6 +11,7 @@ pub mod nifti_io;
 pub mod nrrd;
 pub mod phantom;
 pub mod preprocess;
+pub mod preprocess_cache;
 pub mod resample;
 pub mod sampler;
 pub mod synth_tcia;

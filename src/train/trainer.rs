@@ -23,6 +23,7 @@ use crate::backend::Backend;
 use crate::data::dataset::Dataset;
 use crate::data::loader::Loader;
 use crate::data::preprocess::{self, Preprocessed};
+use crate::data::preprocess_cache;
 use crate::error::{Error, Result};
 use crate::infer::predict_probabilities;
 use crate::metrics::{Counts, argmax};
@@ -107,7 +108,7 @@ pub fn train(
         None => preprocess::plan_target_spacing(&case_spacings(dataset, &train_ids)?),
     };
     let cache = run.join("cache");
-    let mut train_cases = preprocess::load_or_preprocess(
+    let mut train_cases = preprocess_cache::load_or_preprocess(
         dataset,
         &train_ids,
         &cfg.preprocess,
@@ -115,12 +116,12 @@ pub fn train(
         &cache,
     )?;
     let val_cases =
-        preprocess::load_or_preprocess(dataset, &val_ids, &cfg.preprocess, target_spacing, &cache)?;
+        preprocess_cache::load_or_preprocess(dataset, &val_ids, &cfg.preprocess, target_spacing, &cache)?;
     check_patch_fits(&train_cases, cfg.sampler.patch)?;
     if let Some(k) = cfg.sparse_slices {
         for c in &mut train_cases {
             let kept = sparsify(&mut c.label, c.dims, k, cfg.loss.ignore_label);
-            c.refresh_class_locations(cfg.loss.ignore_label);
+            c.refresh_class_locations(cfg.preprocess.max_class_locations);
             log::info!(
                 "{}: sparse annotation keeps {:.1} % of voxels labelled",
                 c.id,
