@@ -198,7 +198,7 @@ fn explore_cmd(a: ExploreArgs) -> Result<()> {
     let ds = Dataset::open(&a.data)?;
     let summary =
         explore::explore(&ds, &a.out).with_context(|| format!("exploring {}", a.data.display()))?;
-    println!("{}", summary.headline());
+    println!("{}", summary.label_mapping);
     println!("wrote {}", a.out.join("explore.md").display());
     Ok(())
 }
