@@ -1,1 +1,19 @@
-//! (being written)
+//! The 3D U-Net (Çiçek et al. 2016) on burn: configuration and presets, building blocks, the
+//! network, max pooling, the spacing-aware pooling plan, and size/cost statistics.
+
+pub mod blocks;
+pub mod config;
+pub mod plan;
+pub mod pool;
+pub mod stats;
+pub mod unet;
+
+#[cfg(test)]
+mod gradcheck;
+
+pub use blocks::{ConvBlock, ConvBlockConfig, DoubleConv, NormLayer, UpBlock};
+pub use config::{Activation, MAX_DEPTH, Norm, PRESETS, UNet3dConfig};
+pub use plan::{MIN_POOLED_SIZE, check_divisible, pooling_plan, required_divisor};
+pub use pool::max_pool3d;
+pub use stats::{ModelStats, model_stats, summary};
+pub use unet::UNet3d;

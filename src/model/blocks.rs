@@ -1,0 +1,168 @@
+//! The U-Net's building blocks: conv → norm → activation, two of them, and the up-sampling step.
+//!
+//! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`], so a fused
+//! hand-written kernel (conv + norm + activation) can later replace it in one place.
+
+use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Identity, InstanceNorm, InstanceNormConfig, PaddingConfig3d,
+};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu};
+
+use super::config::{Activation, Norm};
+
+/// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
+#[derive(Module, Debug)]
+pub enum NormLayer {
+    /// Batch normalisation (running statistics at inference).
+    Batch(BatchNorm),
+    /// Affine instance normalisation.
+    Instance(InstanceNorm),
+    /// No normalisation.
+    Identity(Identity),
+}
+
+impl NormLayer {
+    fn new(norm: &Norm, channels: usize, device: &Device) -> Self {
+        match norm {
+            Norm::Batch => NormLayer::Batch(BatchNormConfig::new(channels).init(device)),
+            Norm::Instance => NormLayer::Instance(InstanceNormConfig::new(channels).init(device)),
+            Norm::None => NormLayer::Identity(Identity::new()),
+        }
+    }
+
+    fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        match self {
+            NormLayer::Batch(bn) => bn.forward(x),
+            NormLayer::Instance(inorm) => inorm.forward(x),
+            NormLayer::Identity(_) => x,
+        }
+    }
+}
+
+/// Configuration of a [`ConvBlock`].
+#[derive(Config, Debug)]
+pub struct ConvBlockConfig {
+    /// `[in, out]` channels.
+    pub channels: [usize; 2],
+    /// Normalisation after the convolution.
+    #[config(default = "Norm::Batch")]
+    pub norm: Norm,
+    /// Activation after the normalisation.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
+}
+
+/// 3×3×3 convolution (same padding, with bias) → normalisation → activation.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    /// The 3×3×3 convolution.
+    pub conv: Conv3d,
+    /// Its normalisation.
+    pub norm: NormLayer,
+    /// Its activation (a constant, not a parameter).
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl ConvBlockConfig {
+    /// Creates the block with burn's default (Kaiming-uniform) initialisation.
+    pub fn init(&self, device: &Device) -> ConvBlock {
+        ConvBlock {
+            conv: Conv3dConfig::new(self.channels, [3, 3, 3])
+                .with_padding(PaddingConfig3d::Same)
+                .init(device),
+            norm: NormLayer::new(&self.norm, self.channels[1], device),
+            activation: self.activation.clone(),
+        }
+    }
+}
+
+impl ConvBlock {
+    /// # Shapes
+    /// - input: `[batch, in, depth, height, width]`
+    /// - output: `[batch, out, depth, height, width]`
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let x = self.norm.forward(self.conv.forward(x));
+        match self.activation {
+            Activation::Relu => relu(x),
+            Activation::LeakyRelu(slope) => leaky_relu(x, slope),
+        }
+    }
+}
+
+/// Two [`ConvBlock`]s: `[in, mid]` then `[mid, out]`, one resolution level of the U-Net.
+#[derive(Module, Debug)]
+pub struct DoubleConv {
+    /// First conv block.
+    pub first: ConvBlock,
+    /// Second conv block.
+    pub second: ConvBlock,
+}
+
+impl DoubleConv {
+    /// `channels` = `[in, mid, out]`.
+    pub fn new(
+        channels: [usize; 3],
+        norm: &Norm,
+        activation: &Activation,
+        device: &Device,
+    ) -> Self {
+        let block = |c: [usize; 2]| {
+            ConvBlockConfig::new(c)
+                .with_norm(norm.clone())
+                .with_activation(activation.clone())
+                .init(device)
+        };
+        DoubleConv {
+            first: block([channels[0], channels[1]]),
+            second: block([channels[1], channels[2]]),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, in, depth, height, width]`
+    /// - output: `[batch, out, depth, height, width]`
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        self.second.forward(self.first.forward(x))
+    }
+}
+
+/// One decoder level: up-convolution (kernel = stride = the level's pooling kernel, channels
+/// kept), concatenation with the skip connection, then a [`DoubleConv`] to the skip's width.
+#[derive(Module, Debug)]
+pub struct UpBlock {
+    /// Transposed convolution undoing the level's pooling.
+    pub up: ConvTranspose3d,
+    /// Convolutions on `[up, skip]` concatenated along channels.
+    pub convs: DoubleConv,
+}
+
+impl UpBlock {
+    /// `channels` = `[up-conv in (= out), skip, out]`; `kernel` = the level's pooling kernel.
+    pub fn new(
+        channels: [usize; 3],
+        kernel: [usize; 3],
+        norm: &Norm,
+        activation: &Activation,
+        device: &Device,
+    ) -> Self {
+        let [up, skip, out] = channels;
+        UpBlock {
+            up: ConvTranspose3dConfig::new([up, up], kernel)
+                .with_stride(kernel)
+                .init(device),
+            convs: DoubleConv::new([up + skip, out, out], norm, activation, device),
+        }
+    }
+
+    /// # Shapes
+    /// - x: `[batch, up, d, h, w]`, skip: `[batch, skip, d·kd, h·kh, w·kw]`
+    /// - output: `[batch, out, d·kd, h·kh, w·kw]`
+    pub fn forward(&self, x: Tensor<5>, skip: Tensor<5>) -> Tensor<5> {
+        let x = self.up.forward(x); // [batch, up, d·kd, h·kh, w·kw]
+        let x = Tensor::cat(vec![x, skip], 1); // [batch, up + skip, ...]
+        self.convs.forward(x)
+    }
+}

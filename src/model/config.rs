@@ -1,0 +1,244 @@
+//! The U-Net's configuration: channel plan, normalisation, activation and per-level pooling.
+//!
+//! Kept apart from the module so the trainer can plan, validate, save (`config.json` beside the
+//! weights) and count FLOPs without touching a device. The channel plan is Çiçek et al. 2016's:
+//! at level `l` the first conv goes to `base·2^l`, the second doubles it before pooling.
+
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Names accepted by [`UNet3dConfig::preset`].
+pub const PRESETS: [&str; 3] = ["paper", "small", "tiny"];
+
+/// Deepest supported network (`base·2^(depth+1)` channels at the bottom; 2^9 = 512× base).
+pub const MAX_DEPTH: usize = 8;
+
+/// Normalisation after every 3×3×3 convolution.
+#[derive(Config, Debug, PartialEq)]
+pub enum Norm {
+    /// Batch normalisation, as in the paper (needs batch ≥ 2 to be meaningful).
+    Batch,
+    /// Instance normalisation (affine), as nnU-Net: independent of the batch size.
+    Instance,
+    /// No normalisation (the paper's "w/o BN" ablation).
+    None,
+}
+
+/// Non-linearity after every normalisation.
+#[derive(Config, Debug, PartialEq)]
+pub enum Activation {
+    /// `max(x, 0)`, as in the paper.
+    Relu,
+    /// `max(x, slope·x)`, as nnU-Net (slope 0.01).
+    LeakyRelu(f64),
+}
+
+/// Configuration of a [`UNet3d`](super::UNet3d), created with [`UNet3dConfig::new`] or
+/// [`UNet3dConfig::preset`] and turned into a module with [`UNet3dConfig::init`].
+///
+/// Spatial input sizes must be multiples of [`divisor`](UNet3dConfig::divisor) (the product of
+/// the pooling kernels per axis), e.g. multiples of 8 for three 2×2×2 poolings.
+#[derive(Config, Debug)]
+pub struct UNet3dConfig {
+    /// Channels of the input image (1 for a single MRI sequence).
+    pub in_channels: usize,
+    /// Output classes, background included (3 for background, PZ, CG).
+    pub num_classes: usize,
+    /// Number of poolings (the paper: 3, giving 4 resolution levels). Equals `pool_kernels.len()`.
+    #[config(default = 3)]
+    pub depth: usize,
+    /// Channels of the first conv (the paper: 32); level `l` has `base·2^l` and `base·2^(l+1)`.
+    #[config(default = 32)]
+    pub base_channels: usize,
+    /// Normalisation after each 3×3×3 conv.
+    #[config(default = "Norm::Batch")]
+    pub norm: Norm,
+    /// Activation after each normalisation.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
+    /// Pooling kernel (= stride, = up-conv kernel) per level in tensor order [z, y, x];
+    /// each entry 1 or 2, e.g. `[1, 2, 2]` keeps thick slices unpooled.
+    #[config(default = "vec![[2, 2, 2]; 3]")]
+    pub pool_kernels: Vec<[usize; 3]>,
+}
+
+impl UNet3dConfig {
+    /// A named configuration with 1 input channel and 3 classes (set the fields to change them):
+    /// - `paper`: Çiçek et al. 2016, base 32, depth 3, BatchNorm, ReLU, 2×2×2 pooling (19 M params);
+    /// - `small`: base 12, depth 3, InstanceNorm, LeakyReLU 0.01 (≈ 2.7 M params, fits a laptop);
+    /// - `tiny`: base 4, depth 2, InstanceNorm, ReLU (for CI and smoke tests).
+    pub fn preset(name: &str) -> Result<Self> {
+        let base = UNet3dConfig::new(1, 3);
+        let config = match name {
+            "paper" => base,
+            "small" => base
+                .with_base_channels(12)
+                .with_norm(Norm::Instance)
+                .with_activation(Activation::LeakyRelu(0.01)),
+            "tiny" => base
+                .with_base_channels(4)
+                .with_norm(Norm::Instance)
+                .with_plan(vec![[2, 2, 2]; 2]),
+            _ => {
+                return Err(Error::config(format!(
+                    "unknown model preset {name:?}; valid presets: {}",
+                    PRESETS.join(", ")
+                )));
+            }
+        };
+        Ok(config)
+    }
+
+    /// Sets the pooling plan and the depth together (`depth = plan.len()`), e.g. from
+    /// [`pooling_plan`](super::pooling_plan).
+    pub fn with_plan(self, plan: Vec<[usize; 3]>) -> Self {
+        Self {
+            depth: plan.len(),
+            pool_kernels: plan,
+            ..self
+        }
+    }
+
+    /// Checks every field; the message names the field and the bad value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::config(format!("model config: {msg}")));
+        if self.in_channels == 0 {
+            return bad("in_channels must be > 0, got 0".into());
+        }
+        if self.num_classes == 0 {
+            return bad("num_classes must be > 0, got 0".into());
+        }
+        if self.base_channels == 0 {
+            return bad("base_channels must be > 0, got 0".into());
+        }
+        if !(1..=MAX_DEPTH).contains(&self.depth) {
+            return bad(format!(
+                "depth must be in 1..={MAX_DEPTH}, got {}",
+                self.depth
+            ));
+        }
+        if self.pool_kernels.len() != self.depth {
+            return bad(format!(
+                "pool_kernels must have one entry per level (depth {}), got {}: {:?}",
+                self.depth,
+                self.pool_kernels.len(),
+                self.pool_kernels
+            ));
+        }
+        for (level, k) in self.pool_kernels.iter().enumerate() {
+            if k.iter().any(|&f| f != 1 && f != 2) || k.iter().all(|&f| f == 1) {
+                return bad(format!(
+                    "pool_kernels[{level}] must have entries 1 or 2 and at least one 2, got {k:?}"
+                ));
+            }
+        }
+        if let Activation::LeakyRelu(slope) = self.activation
+            && !(slope.is_finite() && slope >= 0.0)
+        {
+            return bad(format!(
+                "LeakyRelu slope must be finite and >= 0, got {slope}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Channels of encoder level `l` (0..depth) and of the bottom (`l == depth`):
+    /// `[in, first conv out, second conv out]`, e.g. the paper's level 1: `[64, 64, 128]`.
+    pub fn encoder_channels(&self, level: usize) -> [usize; 3] {
+        let first = self.base_channels << level;
+        let input = if level == 0 { self.in_channels } else { first };
+        [input, first, 2 * first]
+    }
+
+    /// Channels of decoder level `l` (0..depth): `[up-conv in = out, skip, out]`,
+    /// e.g. the paper's level 2: `[512, 256, 256]` (convs (512+256)→256→256).
+    pub fn decoder_channels(&self, level: usize) -> [usize; 3] {
+        let skip = self.encoder_channels(level)[2];
+        [2 * skip, skip, skip]
+    }
+
+    /// Spatial divisor per axis [z, y, x]: input sizes must be multiples of it.
+    pub fn divisor(&self) -> [usize; 3] {
+        super::required_divisor(&self.pool_kernels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_channel_plan_matches_the_paper() {
+        let c = UNet3dConfig {
+            in_channels: 1,
+            ..UNet3dConfig::preset("paper").unwrap()
+        };
+        assert_eq!(c.encoder_channels(0), [1, 32, 64]);
+        assert_eq!(c.encoder_channels(1), [64, 64, 128]);
+        assert_eq!(c.encoder_channels(2), [128, 128, 256]);
+        assert_eq!(c.encoder_channels(3), [256, 256, 512]); // bottom
+        assert_eq!(c.decoder_channels(2), [512, 256, 256]);
+        assert_eq!(c.decoder_channels(1), [256, 128, 128]);
+        assert_eq!(c.decoder_channels(0), [128, 64, 64]);
+        assert_eq!(c.divisor(), [8, 8, 8]);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn presets_validate_and_unknown_lists_valid_names() {
+        for name in PRESETS {
+            UNet3dConfig::preset(name).unwrap().validate().unwrap();
+        }
+        let err = UNet3dConfig::preset("huge").unwrap_err().to_string();
+        assert!(
+            err.contains("\"huge\"") && err.contains("paper, small, tiny"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let c = UNet3dConfig::new(1, 3);
+        let msg = |c: UNet3dConfig| c.validate().unwrap_err().to_string();
+        assert!(
+            msg(UNet3dConfig {
+                in_channels: 0,
+                ..c.clone()
+            })
+            .contains("in_channels must be > 0, got 0")
+        );
+        assert!(
+            msg(UNet3dConfig {
+                num_classes: 0,
+                ..c.clone()
+            })
+            .contains("num_classes")
+        );
+        assert!(msg(c.clone().with_base_channels(0)).contains("base_channels"));
+        assert!(msg(c.clone().with_plan(vec![])).contains("depth must be in 1..=8, got 0"));
+        assert!(msg(c.clone().with_depth(2)).contains("depth 2), got 3"));
+        let m = msg(c
+            .clone()
+            .with_pool_kernels(vec![[2, 2, 2], [3, 2, 2], [2, 2, 2]]));
+        assert!(
+            m.contains("pool_kernels[1]") && m.contains("[3, 2, 2]"),
+            "{m}"
+        );
+        assert!(msg(c.clone().with_activation(Activation::LeakyRelu(f64::NAN))).contains("NaN"));
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let c =
+            UNet3dConfig::preset("small")
+                .unwrap()
+                .with_plan(vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]]);
+        let json = serde_json::to_string(&c).unwrap();
+        let back: UNet3dConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.pool_kernels, c.pool_kernels);
+        assert_eq!(back.activation, Activation::LeakyRelu(0.01));
+        assert_eq!(back.norm, Norm::Instance);
+        assert_eq!(back.to_string(), c.to_string());
+    }
+}

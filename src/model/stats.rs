@@ -1,0 +1,222 @@
+//! Parameter count and forward FLOPs of a [`UNet3dConfig`], computed from the configuration alone
+//! (no device, no allocation), and the one-line summary the trainer prints at start.
+//!
+//! FLOPs count 2 per multiply-add of every convolution and up-convolution at its resolution,
+//! relative to one input voxel; norms, activations, pooling, concatenation and biases are not
+//! counted (they are < 1 % of the total).
+
+use super::config::{Norm, UNet3dConfig};
+
+/// Size and cost of a network.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelStats {
+    /// Learnable parameters (conv weights and biases, norm affine parameters).
+    pub params: usize,
+    /// Non-learned stored values: BatchNorm running mean and variance (2 per channel).
+    /// burn's `Module::num_params` counts these too: it equals `params + buffers`.
+    pub buffers: usize,
+    /// Forward FLOPs (2 per multiply-add) per input voxel.
+    pub flops_per_voxel: f64,
+}
+
+impl ModelStats {
+    /// Forward FLOPs of one patch of `patch_zyx` voxels (per batch item).
+    pub fn flops_per_patch(&self, patch_zyx: [usize; 3]) -> f64 {
+        self.flops_per_voxel * patch_zyx.iter().product::<usize>() as f64
+    }
+}
+
+/// Parameters of a 3×3×3 conv block (weights, bias, norm affine).
+fn conv_block_params(cin: usize, cout: usize, norm: &Norm) -> usize {
+    let norm_params = match norm {
+        Norm::Batch | Norm::Instance => 2 * cout,
+        Norm::None => 0,
+    };
+    27 * cin * cout + cout + norm_params
+}
+
+/// Running statistics of a conv block's norm.
+fn conv_block_buffers(cout: usize, norm: &Norm) -> usize {
+    if *norm == Norm::Batch { 2 * cout } else { 0 }
+}
+
+/// Counts parameters and FLOPs level by level, mirroring [`UNet3dConfig::init`] (meaningful for
+/// a config that passes [`UNet3dConfig::validate`]).
+///
+/// For the paper's layout (3 input channels, 3 classes, BatchNorm) this gives 19,075,523
+/// parameters: the paper's 19,069,955 plus 896 up-conv biases (512 + 256 + 128) and 4,672
+/// BatchNorm scales and shifts, which the paper's count leaves out. Padding does not change
+/// the count.
+pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
+    let mut params = 0;
+    let mut buffers = 0;
+    let mut macs = 0.0; // multiply-adds per input voxel
+    let mut scale = 1.0; // voxels at the current level per input voxel
+    let mut scales = Vec::with_capacity(config.depth + 1);
+    for level in 0..=config.depth {
+        let [cin, mid, out] = config.encoder_channels(level);
+        params +=
+            conv_block_params(cin, mid, &config.norm) + conv_block_params(mid, out, &config.norm);
+        buffers += conv_block_buffers(mid, &config.norm) + conv_block_buffers(out, &config.norm);
+        macs += scale * 27.0 * (cin * mid + mid * out) as f64;
+        scales.push(scale);
+        if let Some(k) = config.pool_kernels.get(level) {
+            scale /= k.iter().product::<usize>() as f64;
+        }
+    }
+    for level in 0..config.depth {
+        let [up, skip, out] = config.decoder_channels(level);
+        let k: usize = config
+            .pool_kernels
+            .get(level)
+            .map_or(1, |k| k.iter().product());
+        params += k * up * up + up; // up-conv with bias
+        params += conv_block_params(up + skip, out, &config.norm)
+            + conv_block_params(out, out, &config.norm);
+        buffers += 2 * conv_block_buffers(out, &config.norm);
+        // Kernel = stride: every output voxel gets one tap per (in, out) channel pair.
+        macs += scales[level] * ((up * up) as f64 + 27.0 * ((up + skip) * out + out * out) as f64);
+    }
+    let head_in = config.decoder_channels(0)[2];
+    params += head_in * config.num_classes + config.num_classes;
+    macs += (head_in * config.num_classes) as f64;
+    ModelStats {
+        params,
+        buffers,
+        flops_per_voxel: 2.0 * macs,
+    }
+}
+
+/// One line for the log, e.g. `UNet3d depth 3, base 32, Batch norm, Relu, pools [[2, 2, 2], ..]:
+/// 19,075,523 parameters (76.3 MB f32), 1.867 MFLOP/voxel forward`.
+pub fn summary(config: &UNet3dConfig) -> String {
+    let stats = model_stats(config);
+    format!(
+        "UNet3d depth {}, base {}, {:?} norm, {:?}, in {}, classes {}, pools {:?}: {} parameters ({:.1} MB f32), {:.3} MFLOP/voxel forward",
+        config.depth,
+        config.base_channels,
+        config.norm,
+        config.activation,
+        config.in_channels,
+        config.num_classes,
+        config.pool_kernels,
+        thousands(stats.params),
+        stats.params as f64 * 4.0 / 1e6,
+        stats.flops_per_voxel / 1e6
+    )
+}
+
+/// `19075523` → `"19,075,523"`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Activation;
+    use burn::prelude::*;
+
+    #[test]
+    fn paper_parameter_count_by_hand() {
+        // conv3(ci, co) = 27·ci·co + co, BN(c) = 2c, up(c) = 8·c·c + c, head = 64·3 + 3.
+        let conv = |ci: usize, co: usize| 27 * ci * co + co + 2 * co;
+        let up = |c: usize| 8 * c * c + c;
+        let by_hand = conv(3, 32)
+            + conv(32, 64)
+            + conv(64, 64)
+            + conv(64, 128)
+            + conv(128, 128)
+            + conv(128, 256)
+            + conv(256, 256)
+            + conv(256, 512)
+            + up(512)
+            + conv(768, 256)
+            + conv(256, 256)
+            + up(256)
+            + conv(384, 128)
+            + conv(128, 128)
+            + up(128)
+            + conv(192, 64)
+            + conv(64, 64)
+            + 64 * 3
+            + 3;
+        assert_eq!(by_hand, 19_075_523);
+        assert_eq!(19_075_523 - 896 - 4_672, 19_069_955); // the paper's count, see model_stats
+        let config = UNet3dConfig {
+            in_channels: 3,
+            ..UNet3dConfig::preset("paper").unwrap()
+        };
+        assert_eq!(model_stats(&config).params, by_hand);
+        // The module agrees; burn's num_params adds the 4,672 running means and variances
+        // (and does not initialise the lazy parameters).
+        assert_eq!(model_stats(&config).buffers, 4_672);
+        let model = config.init(&Device::flex()).unwrap();
+        assert_eq!(model.num_params(), by_hand + 4_672);
+    }
+
+    #[test]
+    fn analytic_count_matches_module_for_every_variant() {
+        let device = Device::flex();
+        for (norm, plan) in [
+            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2]]),
+            (Norm::None, vec![[2, 2, 2]]),
+            (Norm::Batch, vec![[1, 2, 2], [1, 2, 2], [2, 2, 2]]),
+        ] {
+            let config = UNet3dConfig::new(2, 4)
+                .with_base_channels(3)
+                .with_norm(norm)
+                .with_plan(plan);
+            let stats = model_stats(&config);
+            assert_eq!(
+                stats.params + stats.buffers,
+                config.init(&device).unwrap().num_params()
+            );
+        }
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_one_level_net() {
+        // in 1, base 2, depth 1, kernel [1,2,2] (4 voxels per pooled voxel), 2 classes.
+        let config = UNet3dConfig::new(1, 2)
+            .with_base_channels(2)
+            .with_norm(Norm::None)
+            .with_activation(Activation::Relu)
+            .with_plan(vec![[1, 2, 2]]);
+        let macs = 27.0 * (1.0 * 2.0 + 2.0 * 4.0) // level 0: 1→2→4 at full resolution
+            + 27.0 * (4.0 * 4.0 + 4.0 * 8.0) / 4.0 // bottom: 4→4→8 at 1/4
+            + 8.0 * 8.0 // up-conv 8→8, per output voxel
+            + 27.0 * (12.0 * 4.0 + 4.0 * 4.0) // decoder: (8+4)→4→4
+            + 4.0 * 2.0; // head
+        let stats = model_stats(&config);
+        assert_eq!(stats.flops_per_voxel, 2.0 * macs);
+        assert_eq!(stats.flops_per_patch([1, 2, 2]), 8.0 * macs);
+    }
+
+    #[test]
+    fn summary_line_names_size_and_cost() {
+        let config = UNet3dConfig {
+            in_channels: 3,
+            ..UNet3dConfig::preset("paper").unwrap()
+        };
+        let line = summary(&config);
+        assert!(
+            line.contains("19,075,523 parameters (76.3 MB f32), 1.867 MFLOP/voxel"),
+            "{line}"
+        );
+        assert!(
+            line.contains("depth 3, base 32, Batch norm, Relu"),
+            "{line}"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
+}

@@ -1,0 +1,294 @@
+//! The 3D U-Net of Çiçek et al. 2016 ("3D U-Net: Learning Dense Volumetric Segmentation from
+//! Sparse Annotation", MICCAI 2016, arXiv:1606.06650), with same padding and configurable
+//! normalisation and per-level (possibly anisotropic) pooling.
+//!
+//! Analysis path: at each of `depth` levels a [`DoubleConv`] (`base·2^l` → `base·2^(l+1)`
+//! channels) whose output is kept as the skip, then max pooling. Bottom: a [`DoubleConv`].
+//! Synthesis path: per level an [`UpBlock`] (up-conv, concatenate the skip, two convs to the
+//! skip's width); finally a 1×1×1 conv to the class logits. Input sizes must be multiples of
+//! [`UNet3dConfig::divisor`]; the output has the input's spatial size.
+//!
+//! ```ignore
+//! let config = UNet3dConfig::preset("small")?.with_plan(pooling_plan([3.0, 0.5, 0.5], [32, 128, 128], 3));
+//! let model = config.init(&Device::flex())?;
+//! let logits = model.forward(Tensor::zeros([2, 1, 32, 128, 128], &device)); // [2, 3, 32, 128, 128]
+//! ```
+
+use std::path::Path;
+
+use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+
+use super::blocks::{DoubleConv, UpBlock};
+use super::config::UNet3dConfig;
+use super::plan::check_divisible;
+use super::pool::max_pool3d;
+use crate::error::{Error, Result};
+use crate::util::fsio::write_atomic;
+
+/// The 3D U-Net. Create it with [`UNet3dConfig::init`].
+#[derive(Module, Debug)]
+pub struct UNet3d {
+    /// Analysis path, one [`DoubleConv`] per level (index = level, 0 = full resolution).
+    pub encoder: Vec<DoubleConv>,
+    /// The lowest resolution level.
+    pub bottom: DoubleConv,
+    /// Synthesis path, one [`UpBlock`] per level (index = level; run from deepest to 0).
+    pub decoder: Vec<UpBlock>,
+    /// 1×1×1 convolution to the class logits.
+    pub head: Conv3d,
+    /// Pooling kernel per level [z, y, x] (a constant, not a parameter).
+    #[module(skip)]
+    pub pool_kernels: Vec<[usize; 3]>,
+}
+
+impl UNet3dConfig {
+    /// Validates the configuration and creates the network with burn's default initialisation.
+    pub fn init(&self, device: &Device) -> Result<UNet3d> {
+        self.validate()?;
+        let (norm, act) = (&self.norm, &self.activation);
+        let encoder = (0..self.depth)
+            .map(|l| DoubleConv::new(self.encoder_channels(l), norm, act, device))
+            .collect();
+        let bottom = DoubleConv::new(self.encoder_channels(self.depth), norm, act, device);
+        let decoder = (0..self.depth)
+            .map(|l| {
+                UpBlock::new(
+                    self.decoder_channels(l),
+                    self.pool_kernels[l],
+                    norm,
+                    act,
+                    device,
+                )
+            })
+            .collect();
+        let head_in = self.decoder_channels(0)[2];
+        let head = Conv3dConfig::new([head_in, self.num_classes], [1, 1, 1]).init(device);
+        Ok(UNet3d {
+            encoder,
+            bottom,
+            decoder,
+            head,
+            pool_kernels: self.pool_kernels.clone(),
+        })
+    }
+}
+
+impl UNet3d {
+    /// Number of input channels the first convolution expects.
+    pub fn in_channels(&self) -> usize {
+        self.encoder[0].first.conv.weight.dims()[1]
+    }
+
+    /// Number of output classes.
+    pub fn num_classes(&self) -> usize {
+        self.head.weight.dims()[0]
+    }
+
+    /// Errors unless `dims` = `[batch ≥ 1, in_channels, d, h, w]` with d, h, w multiples of the
+    /// pooling divisor.
+    pub fn check_input(&self, dims: [usize; 5]) -> Result<()> {
+        let [batch, channels, d, h, w] = dims;
+        if batch == 0 || channels != self.in_channels() {
+            return Err(Error::config(format!(
+                "model input {dims:?} must be [batch >= 1, {}, depth, height, width]",
+                self.in_channels()
+            )));
+        }
+        check_divisible([d, h, w], &self.pool_kernels)
+    }
+
+    /// Class logits (no softmax).
+    ///
+    /// # Shapes
+    /// - input: `[batch, in_channels, depth, height, width]`
+    /// - output: `[batch, num_classes, depth, height, width]`
+    ///
+    /// # Panics
+    /// If the input fails [`check_input`](Self::check_input) (with that message); use
+    /// [`try_forward`](Self::try_forward) for a `Result`.
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        if let Err(e) = self.check_input(x.dims()) {
+            panic!("{e}");
+        }
+        let mut skips = Vec::with_capacity(self.encoder.len());
+        let mut x = x;
+        for (level, convs) in self.encoder.iter().enumerate() {
+            let skip = convs.forward(x); // [b, base·2^(l+1), d_l, h_l, w_l]
+            x = max_pool3d(skip.clone(), self.pool_kernels[level]); // [b, ·, d_l/kd, h_l/kh, w_l/kw]
+            skips.push(skip);
+        }
+        x = self.bottom.forward(x); // [b, base·2^(depth+1), d_depth, h_depth, w_depth]
+        for (up, skip) in self.decoder.iter().zip(skips).rev() {
+            x = up.forward(x, skip); // [b, base·2^(l+1), d_l, h_l, w_l]
+        }
+        self.head.forward(x) // [b, classes, d, h, w]
+    }
+
+    /// [`forward`](Self::forward) after [`check_input`](Self::check_input).
+    pub fn try_forward(&self, x: Tensor<5>) -> Result<Tensor<5>> {
+        self.check_input(x.dims())?;
+        Ok(self.forward(x))
+    }
+
+    /// Writes the weights (and batch-norm statistics) as burnpack to `path`, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        // `valid()` folds pending batch-norm running-statistics updates into the values that
+        // `into_record` reads (without it a trained model saves the initial statistics).
+        let bytes = self
+            .valid()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::invalid(path, format!("cannot encode model weights: {e}")))?;
+        write_atomic(path, &bytes)
+    }
+
+    /// Creates the network of `config` on `device` with the weights saved at `path` by
+    /// [`save`](Self::save); a missing file or a shape mismatch is an error naming the file.
+    pub fn load(config: &UNet3dConfig, path: &Path, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .map_err(|e| Error::invalid(path, format!("not a burnpack weights file: {e}")))?;
+        config
+            .init(device)?
+            .try_load_record(record)
+            .map_err(|e| Error::invalid(path, format!("weights do not fit the model config: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, Norm};
+    use crate::util::rng::Rng;
+
+    fn input(dims: [usize; 5], seed: u64, device: &Device) -> Tensor<5> {
+        let mut rng = Rng::new(seed);
+        let values: Vec<f32> = (0..dims.iter().product())
+            .map(|_| rng.normal() as f32)
+            .collect();
+        Tensor::from_data(TensorData::new(values, dims), device)
+    }
+
+    #[test]
+    fn output_has_input_size_and_class_channels() {
+        let device = Device::flex();
+        let cases = [
+            (UNet3dConfig::preset("tiny").unwrap(), [1, 1, 8, 8, 8]),
+            // Anisotropic: z pooled only at the second level; batch 2; BatchNorm + leaky ReLU.
+            (
+                UNet3dConfig::new(1, 3)
+                    .with_base_channels(3)
+                    .with_activation(Activation::LeakyRelu(0.01))
+                    .with_plan(vec![[1, 2, 2], [2, 2, 2]]),
+                [2, 1, 2, 8, 12],
+            ),
+            (
+                UNet3dConfig::new(2, 2)
+                    .with_base_channels(2)
+                    .with_norm(Norm::None)
+                    .with_plan(vec![[1, 2, 2]; 3]),
+                [2, 2, 3, 8, 16],
+            ),
+        ];
+        for (config, dims) in cases {
+            let model = config.init(&device).unwrap();
+            let [b, _, d, h, w] = dims;
+            let y = model.forward(input(dims, 1, &device));
+            assert_eq!(y.dims(), [b, config.num_classes, d, h, w], "{config}");
+            assert!(
+                y.into_data()
+                    .try_into_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .all(|v| v.is_finite())
+            );
+        }
+    }
+
+    #[test]
+    fn training_forward_with_batch_norm_on_autodiff_device() {
+        let device = Device::flex().autodiff();
+        let model = UNet3dConfig::preset("paper")
+            .unwrap()
+            .with_base_channels(2)
+            .with_plan(vec![[1, 2, 2], [2, 2, 2]])
+            .init(&device)
+            .unwrap();
+        let y = model.forward(input([2, 1, 4, 8, 8], 2, &device));
+        assert_eq!(y.dims(), [2, 3, 4, 8, 8]);
+        let grads = y.powi_scalar(2).sum().backward();
+        assert!(model.head.weight.grad(&grads).is_some());
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        let device = Device::flex();
+        let model = UNet3dConfig::preset("tiny").unwrap().init(&device).unwrap();
+        let err = model
+            .try_forward(input([1, 1, 8, 6, 8], 3, &device))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[8, 6, 8]") && err.contains("[4, 4, 4]") && err.contains("axis y"),
+            "{err}"
+        );
+        let err = model.check_input([1, 2, 8, 8, 8]).unwrap_err().to_string();
+        assert!(
+            err.contains("[batch >= 1, 1, depth, height, width]"),
+            "{err}"
+        );
+        let err = UNet3dConfig::new(1, 3)
+            .with_depth(2)
+            .init(&device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pool_kernels"), "{err}");
+    }
+
+    #[test]
+    fn save_load_round_trip_gives_identical_outputs() {
+        let dir = std::env::temp_dir().join(format!("unet3d-model-save-{}", std::process::id()));
+        let path = dir.join("weights.bpk");
+        let config = UNet3dConfig::new(1, 3)
+            .with_base_channels(2)
+            .with_plan(vec![[1, 2, 2], [2, 2, 2]]);
+        // One training-mode forward moves the batch-norm running statistics off their defaults.
+        let trained = config.init(&Device::flex().autodiff()).unwrap();
+        let _ = trained.forward(input([2, 1, 4, 8, 8], 4, &Device::flex().autodiff()));
+        trained.save(&path).unwrap();
+
+        let device = Device::flex();
+        let x = input([1, 1, 4, 8, 8], 5, &device);
+        let want = trained.valid().forward(x.clone()).into_data();
+        let fresh = config.init(&device).unwrap();
+        assert_ne!(fresh.forward(x.clone()).into_data(), want);
+        let loaded = UNet3d::load(&config, &path, &device).unwrap();
+        assert_eq!(loaded.forward(x).into_data(), want);
+
+        // Wrong architecture and missing file: errors naming the file.
+        let other = config.clone().with_base_channels(3);
+        let err = UNet3d::load(&other, &path, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("weights.bpk") && err.contains("do not fit"),
+            "{err}"
+        );
+        let err = UNet3d::load(&config, &dir.join("missing.bpk"), &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.bpk"), "{err}");
+        let junk = dir.join("junk.bpk");
+        std::fs::write(&junk, b"not weights").unwrap();
+        let err = UNet3d::load(&config, &junk, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("junk.bpk: not a burnpack weights file"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
