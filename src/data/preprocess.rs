@@ -3,18 +3,11 @@
 //! remember where each class lies for foreground-oversampled patches. The inverse mapping brings network
 //! probabilities back to the native grid. A disk cache keeps preprocessed cases between runs.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::UNIX_EPOCH;
-
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Case, Dataset};
+use super::dataset::Case;
 use super::resample::{grid_for_spacing, resample_linear, resample_nearest};
 use super::{Affine, Image};
-use crate::error::{Error, Result};
-use crate::util::fsio;
 
 /// How cases are preprocessed. Part of the cache fingerprint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -111,14 +111,14 @@ pub fn predict_probabilities(
     let starts: Vec<Vec<usize>> = (0..3)
         .map(|a| window_starts(padded[a], cfg.patch[a], cfg.step))
         .collect();
-    let windows: Vec<[usize; 3]> = starts[0]
-        .iter()
-        .flat_map(|&d| {
-            starts[1]
-                .iter()
-                .flat_map(move |&h| starts[2].iter().map(move |&w| [d, h, w]))
-        })
-        .collect();
+    let mut windows: Vec<[usize; 3]> = Vec::new();
+    for &d in &starts[0] {
+        for &h in &starts[1] {
+            for &w in &starts[2] {
+                windows.push([d, h, w]);
+            }
+        }
+    }
 
     let weight = gaussian_map(cfg.patch, cfg.sigma_scale);
     let pn: usize = padded.iter().product();
@@ -134,7 +134,7 @@ pub fn predict_probabilities(
         let x =
             Tensor::<5>::from_data(TensorData::new(input, [chunk.len(), 1, pd, ph, pw]), device);
         let probs = forward_with_mirroring(model, x, &cfg.mirror_axes);
-        let host: Vec<f32> = probs.into_data().to_vec().map_err(|e| {
+        let host: Vec<f32> = probs.into_data().try_into_vec::<f32>().map_err(|e| {
             Error::Backend(format!("reading probabilities back from the device: {e:?}"))
         })?;
         if host.len() != chunk.len() * classes * patch_len {

@@ -32,7 +32,8 @@ pub struct TrainState {
     pub elapsed_s: f64,
 }
 
-/// Writes `dir` (e.g. `RUN/checkpoints/last`) atomically: a sibling temp folder, then renamed.
+/// Writes `dir` (e.g. `RUN/checkpoints/last`) atomically: a sibling temp folder, then renamed. Pass the
+/// model through `valid()` first: that folds pending BatchNorm running-statistics updates in.
 pub fn save(
     dir: &Path,
     model: &UNet3d,

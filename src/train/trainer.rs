@@ -136,7 +136,7 @@ pub fn train(
     let mut model = cfg.model.init(&device)?;
     println!(
         "{}",
-        crate::model::summary_line(&cfg.model, &model, cfg.sampler.patch)
+        crate::model::summary(&cfg.model)
     );
     let mut optim = cfg.optim.init();
     let mut state = TrainState::default();
@@ -168,7 +168,7 @@ pub fn train(
         cfg.seed,
         state.step as u64,
         cfg.workers.max(1),
-    );
+    )?;
     let bar = progress_bar(opts.progress, cfg.iterations, state.step);
     let mut best_val = None;
     let mut interrupted = false;
@@ -248,7 +248,7 @@ pub fn train(
         history.append(record)?;
         if validate_now {
             state.elapsed_s = elapsed_before + loop_start.elapsed().as_secs_f64();
-            checkpoint::save(&last_dir, &model, Some(&optim), &state)?;
+            checkpoint::save(&last_dir, &model.valid(), Some(&optim), &state)?;
             history.plot(&run.join("curves.png"), &class_names)?;
         }
         bar.set_position(state.step as u64);
@@ -274,7 +274,7 @@ pub fn train(
     }
     bar.finish_and_clear();
     state.elapsed_s = elapsed_before + loop_start.elapsed().as_secs_f64();
-    checkpoint::save(&last_dir, &model, Some(&optim), &state)?;
+    checkpoint::save(&last_dir, &model.valid(), Some(&optim), &state)?;
     if val_cases.is_empty() {
         // No validation split: the last model is also the best one we know.
         checkpoint::save(

@@ -1,9 +1,9 @@
-//! Command-line interface: argument parsing only; each command calls one library function.
+//! Data commands: `devices`, `synth`, `import nci-isbi`, `explore`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
 use crate::backend::{self, Backend, DeviceChoice};
 use crate::data::dataset::Dataset;
@@ -11,47 +11,6 @@ use crate::data::import_nci_isbi::{self, ImportOptions};
 use crate::data::phantom::PhantomConfig;
 use crate::data::{synth, synth_tcia};
 use crate::report::explore;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "unet3d",
-    version,
-    about = "3D U-Net for volumetric medical image segmentation (burn: wgpu + flex)"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// List the compute backends and wgpu adapters on this machine.
-    Devices,
-    /// Generate synthetic prostate-MRI phantoms (the embedded default data).
-    Synth(SynthArgs),
-    /// Import a public dataset into the project's dataset layout.
-    #[command(subcommand)]
-    Import(ImportCommand),
-    /// Describe a dataset: per-case table, summary, montages, histogram, label volumes.
-    Explore(ExploreArgs),
-}
-
-/// Backend choice shared by every computing command.
-#[derive(Debug, Clone, Args)]
-pub struct DeviceArgs {
-    /// auto: a wgpu GPU if one exists, else flex; wgpu-cpu: wgpu on a software adapter (lavapipe).
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
-}
-
-impl DeviceArgs {
-    /// Selects the backend and prints what was chosen.
-    pub fn select(&self) -> Result<Backend> {
-        let b = Backend::select(self.device)?;
-        println!("backend: {}", b.describe());
-        Ok(b)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SynthFormat {
@@ -79,7 +38,7 @@ pub struct SynthArgs {
     pub format: SynthFormat,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, clap::Subcommand)]
 pub enum ImportCommand {
     /// NCI-ISBI 2013 prostate: TCIA DICOM folders + NRRD label folders (training, leaderboard, test).
     NciIsbi(ImportNciIsbiArgs),
@@ -101,7 +60,7 @@ pub struct ImportNciIsbiArgs {
     pub mapping: Vec<(u8, u8)>,
 }
 
-fn parse_mapping(s: &str) -> Result<(u8, u8), String> {
+pub(crate) fn parse_mapping(s: &str) -> Result<(u8, u8), String> {
     let (a, b) = s
         .split_once('=')
         .ok_or_else(|| format!("expected SRC=DST, got {s:?}"))?;
@@ -123,16 +82,8 @@ pub struct ExploreArgs {
     pub out: PathBuf,
 }
 
-pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Devices => devices(),
-        Command::Synth(a) => synth_cmd(a),
-        Command::Import(ImportCommand::NciIsbi(a)) => import_cmd(a),
-        Command::Explore(a) => explore_cmd(a),
-    }
-}
 
-fn devices() -> Result<()> {
+pub fn devices() -> Result<()> {
     println!(
         "flex: CPU ({} threads)",
         std::thread::available_parallelism()
@@ -151,7 +102,7 @@ fn devices() -> Result<()> {
     Ok(())
 }
 
-fn synth_cmd(a: SynthArgs) -> Result<()> {
+pub fn synth_cmd(a: SynthArgs) -> Result<()> {
     let mut cfg = PhantomConfig::default();
     if let Some(m) = a.matrix {
         cfg.matrix = m;
@@ -184,7 +135,7 @@ fn synth_cmd(a: SynthArgs) -> Result<()> {
     Ok(())
 }
 
-fn import_cmd(a: ImportNciIsbiArgs) -> Result<()> {
+pub fn import_cmd(a: ImportNciIsbiArgs) -> Result<()> {
     let mut opts = ImportOptions::new(a.images, a.labels, a.out);
     if !a.mapping.is_empty() {
         opts.label_mapping = a.mapping;
@@ -194,7 +145,7 @@ fn import_cmd(a: ImportNciIsbiArgs) -> Result<()> {
     Ok(())
 }
 
-fn explore_cmd(a: ExploreArgs) -> Result<()> {
+pub fn explore_cmd(a: ExploreArgs) -> Result<()> {
     let ds = Dataset::open(&a.data)?;
     let summary =
         explore::explore(&ds, &a.out).with_context(|| format!("exploring {}", a.data.display()))?;
@@ -203,20 +154,3 @@ fn explore_cmd(a: ExploreArgs) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn verify_cli() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn label_mapping_parses() {
-        assert_eq!(parse_mapping("1=2").unwrap(), (1, 2));
-        assert!(parse_mapping("1").is_err());
-        assert!(parse_mapping("1=300").is_err());
-    }
-}

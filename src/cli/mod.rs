@@ -1,0 +1,83 @@
+//! Command-line interface: argument parsing only; each command calls one library function.
+
+mod data_cmds;
+mod train_cmd;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::{Backend, DeviceChoice};
+use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
+use train_cmd::TrainArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "unet3d",
+    version,
+    about = "3D U-Net for volumetric medical image segmentation (burn: wgpu + flex)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the compute backends and wgpu adapters on this machine.
+    Devices,
+    /// Generate synthetic prostate-MRI phantoms (the embedded default data).
+    Synth(SynthArgs),
+    /// Import a public dataset into the project's dataset layout.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Describe a dataset: per-case table, summary, montages, histogram, label volumes.
+    Explore(ExploreArgs),
+    /// Train a 3D U-Net on a dataset (flex or wgpu); `--resume` continues a run exactly.
+    Train(TrainArgs),
+}
+
+/// Backend choice shared by every computing command.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// auto: a wgpu GPU if one exists, else flex; wgpu-cpu: wgpu on a software adapter (lavapipe).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+impl DeviceArgs {
+    /// Selects the backend and prints what was chosen.
+    pub fn select(&self) -> Result<Backend> {
+        let b = Backend::select(self.device)?;
+        println!("backend: {}", b.describe());
+        Ok(b)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Devices => data_cmds::devices(),
+        Command::Synth(a) => data_cmds::synth_cmd(a),
+        Command::Import(ImportCommand::NciIsbi(a)) => data_cmds::import_cmd(a),
+        Command::Explore(a) => data_cmds::explore_cmd(a),
+        Command::Train(a) => train_cmd::train_cmd(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use data_cmds::parse_mapping;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn label_mapping_parses() {
+        assert_eq!(parse_mapping("1=2").unwrap(), (1, 2));
+        assert!(parse_mapping("1").is_err());
+        assert!(parse_mapping("1=300").is_err());
+    }
+}
