@@ -14,6 +14,7 @@ pub mod preprocess;
 pub mod preprocess_cache;
 pub mod resample;
 pub mod sampler;
+pub mod synth;
 pub mod synth_tcia;
 pub mod volume;
 
