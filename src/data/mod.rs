@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod dicom_io;
 pub mod import_nci_isbi;
 pub mod io;
+pub mod loader;
 pub mod nifti_io;
 pub mod nrrd;
 pub mod phantom;
