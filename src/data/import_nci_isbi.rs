@@ -13,6 +13,7 @@
 
 mod discover;
 mod place;
+mod series;
 mod summary;
 
 #[cfg(test)]
@@ -25,7 +26,6 @@ pub use summary::{CaseRow, CaseStatus, ImportSummary};
 
 use crate::data::LabelMap;
 use crate::data::dataset::{Dataset, DatasetSpec, SPEC_FILE, Split, Splits};
-use crate::data::dicom_io::read_series;
 use crate::data::io::{read_labels, write_image, write_labels};
 use crate::error::{Error, Result};
 use crate::util::fsio;
@@ -196,45 +196,39 @@ fn import_case(
     row: &mut CaseRow,
 ) -> Result<()> {
     let skip = |row: &mut CaseRow, reason: String| row.status = CaseStatus::Skipped { reason };
-    let image = match read_series(dir, None) {
-        Ok(image) => image,
-        Err(e) => return Ok(skip(row, format!("image: {e}"))),
-    };
-    row.dims = Some(image.dims);
-    row.spacing = Some(image.spacing);
+    let label_name = label_file.path.display();
     let mut label = match read_labels(&label_file.path) {
         Ok(label) => label,
         Err(e) => return Ok(skip(row, format!("label: {e}"))),
     };
     if let Err(reason) = apply_mapping(&mut label, mapping) {
-        return Ok(skip(
-            row,
-            format!("{}: {reason}", label_file.path.display()),
-        ));
+        return Ok(skip(row, format!("{label_name}: {reason}")));
     }
-    let (placed, note) = match place::place_label(&label, &image) {
-        Ok(p) => p,
+    let (image, placed, mut notes) = match series::choose(dir, &label) {
+        Ok(found) => found,
         Err(reason) => {
+            if let Some((dims, spacing)) = reason.grid {
+                (row.dims, row.spacing) = (Some(dims), Some(spacing));
+            }
             return Ok(skip(
                 row,
-                format!("{}: {reason}", label_file.path.display()),
+                reason.text.replace("{label}", &label_name.to_string()),
             ));
         }
     };
-    let mut notes = Vec::new();
+    row.dims = Some(image.dims);
+    row.spacing = Some(image.spacing);
     if let Some(original) = &label_file.replaces {
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        notes.push(format!(
-            "{} replaces {}",
-            name(&label_file.path),
-            name(original)
-        ));
+        notes.insert(
+            0,
+            format!("{} replaces {}", name(&label_file.path), name(original)),
+        );
     }
-    notes.extend(note);
     write_image(&dataset.image_path(case), &image)?;
     write_labels(&dataset.label_path(case), &placed)?;
     row.label_voxels = counts(&placed);

@@ -96,6 +96,23 @@ fn quirks_are_reconciled_and_bad_cases_skipped_with_reasons() {
     let img1 = image(4, 1);
     write_dicom(&images, "Prostate3T-01-0001", &img1, 1);
     write_label(&tr.join("Prostate3T-01-0001.nrrd"), &label(&img1));
+    // ... with a second (ADC) series in its folder, which the label does not fit.
+    let mut adc = image(2, 9);
+    adc.dims = [3, 3, 2];
+    adc.data.truncate(18);
+    let adc_meta = SeriesMeta {
+        patient_id: "P".into(),
+        series_uid: "1.2.3.1.3".into(),
+        study_uid: "1.2.3.1.1".into(),
+        description: "ADC".into(),
+        shuffle_seed: None,
+    };
+    write_series(
+        &images.join("Prostate3T-01-0001/1.2.3.1.1/adc"),
+        &adc,
+        &adc_meta,
+    )
+    .unwrap();
     // Cropped label (slices 1..4 of 5) + a wrong original replaced by `_correctedLabels`.
     let img2 = image(5, 2);
     write_dicom(&nested, "ProstateDx-01-0002", &img2, 2);
