@@ -13,6 +13,7 @@ pub mod preprocess;
 pub mod resample;
 pub mod sampler;
 pub mod augment;
+pub mod synth;
 pub mod synth_tcia;
 pub mod volume;
 
