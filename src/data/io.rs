@@ -43,13 +43,7 @@ pub fn read_image(path: &Path) -> Result<Image> {
     let image = match format_of(path)? {
         Format::Nifti => read_nifti(path)?,
         Format::Nrrd => read_nrrd(path)?,
-        // DICOM folders: dispatched to dicom_io::read_series
-        Format::Dicom => {
-            return Err(Error::invalid(
-                path,
-                "reading DICOM folders is not wired in yet",
-            ));
-        }
+        Format::Dicom => super::dicom_io::read_series(path, None)?,
     };
     let bad = count_non_finite(&image.data);
     if bad > 0 {
