@@ -107,6 +107,12 @@ pub fn train(
         Some(s) => s,
         None => preprocess::plan_target_spacing(&case_spacings(dataset, &train_ids)?),
     };
+    let mut cfg = cfg;
+    if cfg.plan_pooling {
+        cfg.apply_pooling_plan(target_spacing)?;
+        let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
+        fsio::write_atomic(&run.join("config.json"), json.as_bytes())?;
+    }
     let cache = run.join("cache");
     let mut train_cases = preprocess_cache::load_or_preprocess(
         dataset,
