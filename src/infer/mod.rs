@@ -1,5 +1,6 @@
 //! Inference: sliding-window prediction over whole volumes.
 
+pub mod evaluate;
 pub mod postprocess;
 pub mod predict;
 pub mod sliding_window;
