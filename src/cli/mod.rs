@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing only; each command calls one library function.
 
 mod data_cmds;
+mod demo_cmd;
+mod infer_cmds;
 mod train_cmd;
 
 use anyhow::Result;
@@ -8,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{Backend, DeviceChoice};
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
+use demo_cmd::DemoArgs;
+use infer_cmds::{EvaluateArgs, PredictArgs};
 use train_cmd::TrainArgs;
 
 #[derive(Debug, Parser)]
@@ -34,6 +38,12 @@ pub enum Command {
     Explore(ExploreArgs),
     /// Train a 3D U-Net on a dataset (flex or wgpu); `--resume` continues a run exactly.
     Train(TrainArgs),
+    /// Segment one scan (NIfTI, NRRD or DICOM folder) with a trained run; output on the input grid.
+    Predict(PredictArgs),
+    /// Predict every case of a split and score it at native resolution (Dice, IoU, HD95, ASSD).
+    Evaluate(EvaluateArgs),
+    /// The whole pipeline on synthetic phantoms: data, explore, train, evaluate on held-out cases.
+    Demo(DemoArgs),
 }
 
 /// Backend choice shared by every computing command.
@@ -60,6 +70,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(ImportCommand::NciIsbi(a)) => data_cmds::import_cmd(a),
         Command::Explore(a) => data_cmds::explore_cmd(a),
         Command::Train(a) => train_cmd::train_cmd(a),
+        Command::Predict(a) => infer_cmds::predict_cmd(a),
+        Command::Evaluate(a) => infer_cmds::evaluate_cmd(a),
+        Command::Demo(a) => demo_cmd::demo_cmd(a),
     }
 }
 

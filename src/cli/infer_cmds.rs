@@ -1,0 +1,109 @@
+//! Inference commands: `predict` (one scan → a label map on its grid) and `evaluate` (a split → metrics).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use super::DeviceArgs;
+use crate::data::dataset::{Dataset, Split};
+use crate::data::io::{read_image, write_labels};
+use crate::infer::evaluate::evaluate;
+use crate::infer::predict::{PredictOptions, Predictor};
+use crate::util::fsio::refuse_overwrite;
+
+/// Post-processing and test-time augmentation switches shared by predict and evaluate.
+#[derive(Debug, Clone, Args)]
+pub struct PredictFlags {
+    /// Average predictions over left-right and front-back mirrored inputs.
+    #[arg(long)]
+    pub tta: bool,
+    /// Keep every connected component (default: only the largest per class).
+    #[arg(long)]
+    pub all_components: bool,
+}
+
+impl PredictFlags {
+    pub fn options(&self) -> PredictOptions {
+        PredictOptions { mirror_tta: self.tta, largest_component: !self.all_components }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A run folder (its best checkpoint) or a checkpoint inside one.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output label map (.nii.gz, .nii or .nrrd), on exactly the input grid.
+    #[arg(long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub flags: PredictFlags,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn predict_cmd(a: PredictArgs) -> Result<()> {
+    if a.output.exists() || a.input.is_dir() && a.output.starts_with(&a.input) {
+        refuse_overwrite(&a.output, &[&a.input])?;
+    }
+    if a.output.is_dir() {
+        bail!("{}: is a folder; name an output file such as seg.nii.gz", a.output.display());
+    }
+    let backend = a.device.select()?;
+    let clock = std::time::Instant::now();
+    let predictor = Predictor::load(&a.model, &backend)?;
+    let load_s = clock.elapsed().as_secs_f64();
+    let clock = std::time::Instant::now();
+    let image = read_image(&a.input)?;
+    let read_s = clock.elapsed().as_secs_f64();
+    let (labels, t) = predictor.predict(&image, &a.flags.options())?;
+    let clock = std::time::Instant::now();
+    write_labels(&a.output, &labels).with_context(|| format!("writing {}", a.output.display()))?;
+    let write_s = clock.elapsed().as_secs_f64();
+    println!(
+        "timing: load model {load_s:.2} s, read {read_s:.2} s, preprocess {:.2} s, network {:.2} s, \
+         restore {:.2} s, post-process {:.2} s, write {write_s:.2} s",
+        t.preprocess_s, t.network_s, t.restore_s, t.postprocess_s
+    );
+    for c in 1..predictor.classes() as u8 {
+        let n = labels.data.iter().filter(|&&v| v == c).count();
+        let name = predictor.info.label_names.get(c as usize).cloned().unwrap_or_else(|| format!("label {c}"));
+        println!("  {name}: {:.2} mL", n as f64 * labels.voxel_ml());
+    }
+    println!("wrote {} ({:?} voxels, input grid)", a.output.display(), labels.dims);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A run folder (its best checkpoint) or a checkpoint inside one.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Dataset folder (with dataset.json).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: Split,
+    /// Output folder: per_case.csv, summary.json, evaluation.md, overlays.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub flags: PredictFlags,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn evaluate_cmd(a: EvaluateArgs) -> Result<()> {
+    let backend = a.device.select()?;
+    let ds = Dataset::open(&a.data)?;
+    let predictor = Predictor::load(&a.model, &backend)?;
+    println!("evaluating {} on the {:?} split", a.model.display(), a.split);
+    let eval = evaluate(&predictor, &ds, a.split, &a.out, &a.flags.options(), &backend.describe())?;
+    println!("{}", eval.summary.to_markdown());
+    println!("wrote {}", a.out.join("summary.json").display());
+    Ok(())
+}
