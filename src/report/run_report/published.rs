@@ -3,9 +3,11 @@
 //! /work/shared/reference/anchors.md, which gathers them from the papers and challenge reports named
 //! in each `SOURCE_*` note.
 
+/// How the paper's rows are labelled in the tables.
+pub(crate) const PAPER_LABEL: &str = "published, Xenopus kidney, Çiçek et al. 2016";
+
 /// Source of the Xenopus-kidney IoU tables.
-pub(crate) const SOURCE_PAPER: &str =
-    "published, Xenopus kidney, Çiçek et al. 2016 (3D U-Net, MICCAI 2016, arXiv:1606.06650)";
+pub(crate) const SOURCE_PAPER: &str = "Çiçek, Abdulkadir, Lienkamp, Brox, Ronneberger: 3D U-Net: Learning Dense Volumetric Segmentation from Sparse Annotation, MICCAI 2016 (arXiv:1606.06650), Tables 1 and 3";
 
 /// One row of the paper's Table 1: IoU per test fold (3-fold over annotated slices) and the average.
 pub(crate) struct PaperTable1Row {
@@ -37,7 +39,7 @@ pub(crate) const PAPER_TABLE1: [PaperTable1Row; 3] = [
 pub(crate) const PAPER_TABLE3: [(&str, &str); 2] = [("3D with BN", "0.704"), ("2D", "0.547")];
 
 /// Source of the NCI-ISBI 2013 results.
-pub(crate) const SOURCE_NCI_ISBI: &str = "published, NCI-ISBI 2013 prostate challenge, official test set (n = 10) unless noted; Jaeger (DKFZ) reports and an earlier TensorFlow implementation of this brief, as gathered in anchors.md";
+pub(crate) const SOURCE_NCI_ISBI: &str = "NCI-ISBI 2013 prostate challenge, official test set (n = 10) unless noted; Jaeger (DKFZ) reports and an earlier TensorFlow implementation of this brief, as gathered in anchors.md";
 
 /// One published NCI-ISBI 2013 result: method, Dice of the central gland and of the peripheral zone
 /// ("–" where not reported), and the note that goes with it.

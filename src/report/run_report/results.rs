@@ -5,7 +5,9 @@ use super::Inputs;
 use super::doc::{Doc, Table};
 use super::fmt::{mean_sd, shell};
 use super::provenance::PHANTOM_WARNING;
-use super::published::{NCI_ISBI, PAPER_TABLE1, PAPER_TABLE3, SOURCE_NCI_ISBI, SOURCE_PAPER};
+use super::published::{
+    NCI_ISBI, PAPER_LABEL, PAPER_TABLE1, PAPER_TABLE3, SOURCE_NCI_ISBI, SOURCE_PAPER,
+};
 use super::setup::norm_name;
 use crate::error::Result;
 use crate::infer::evaluate::Evaluation;
@@ -154,7 +156,7 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
         "average IoU",
     ]);
     for r in &PAPER_TABLE1 {
-        let mut row = vec![r.method.to_string(), SOURCE_PAPER.to_string()];
+        let mut row = vec![r.method.to_string(), PAPER_LABEL.to_string()];
         row.extend(r.folds.iter().map(|s| s.to_string()));
         row.push(r.average.to_string());
         t.row(row);
@@ -175,11 +177,14 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
     doc.h3("In the layout of the paper's Table 3 (IoU, fully automated)");
     let mut t = Table::new(&["method", "data", "average IoU"]);
     for (m, v) in PAPER_TABLE3 {
-        t.row(vec![m.to_string(), SOURCE_PAPER.to_string(), v.to_string()]);
+        t.row(vec![m.to_string(), PAPER_LABEL.to_string(), v.to_string()]);
     }
     t.row(vec![method, ours_label.clone(), iou]);
     doc.table(t);
-    doc.para("The paper's numbers are on Xenopus kidney, not prostate: they show the table format, not a target.");
+    doc.para(format!(
+        "Paper rows: {SOURCE_PAPER}. They are on Xenopus kidney, not prostate: they show the table \
+         format, not a target."
+    ));
 
     doc.h3("Beside the published NCI-ISBI 2013 results (Dice)");
     let mut t = Table::new(&["method", "Dice CG", "Dice PZ", "notes"]);
@@ -205,7 +210,11 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
         "this run".into(),
         dice("central"),
         dice("peripheral"),
-        format!("{ours_label}; native resolution"),
+        if eval.is_some() {
+            format!("{ours_label}; native resolution")
+        } else {
+            ours_label.clone()
+        },
     ]);
     doc.table(t);
     doc.para(format!("Published rows: {SOURCE_NCI_ISBI}."));

@@ -48,7 +48,7 @@ pub(crate) fn data_summary(doc: &mut Doc, inputs: &Inputs) -> Result<()> {
         kv(&mut t, "median PZ / CG volume", format!("{r:.2}"));
     }
     doc.table(t);
-    doc.para(format!("Label mapping: {}", s.label_mapping));
+    doc.para(s.label_mapping.clone());
     let mut classes = Table::new(&[
         "value",
         "name",
