@@ -13,6 +13,7 @@ pub mod font;
 pub mod frame;
 pub mod histogram;
 pub mod montage;
+pub mod run_report;
 pub mod stats;
 
 pub use canvas::{Canvas, Rgb};
