@@ -1,5 +1,5 @@
 //! `unet3d demo`: the whole pipeline on the embedded default data — synthetic phantoms → explore →
-//! train → evaluate on the held-out phantoms — ending with the evaluation's path and the headline Dice.
+//! train → evaluate on the held-out phantoms → report — ending with the report's path and the headline Dice.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use crate::data::synth::synth_dataset;
 use crate::infer::evaluate::evaluate;
 use crate::infer::predict::{PredictOptions, Predictor};
 use crate::report::explore::explore;
+use crate::report::run_report::{headline, write_report};
 use crate::train::{self, TrainConfig, TrainOptions};
 
 #[derive(Debug, Args)]
@@ -40,19 +41,19 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
     let backend = a.device.select()?;
     let data = a.out.join("data");
     let ds = if data.join("dataset.json").exists() {
-        println!("[1/4] reusing phantoms in {}", data.display());
+        println!("[1/5] reusing phantoms in {}", data.display());
         Dataset::open(&data)?
     } else {
-        println!("[1/4] generating {} synthetic prostate phantoms in {}", a.cases, data.display());
+        println!("[1/5] generating {} synthetic prostate phantoms in {}", a.cases, data.display());
         synth_dataset(&data, a.cases, a.seed, &PhantomConfig::default())?
     };
 
-    println!("[2/4] exploring the dataset");
+    println!("[2/5] exploring the dataset");
     let explore_dir = a.out.join("explore");
     let summary = explore(&ds, &explore_dir)?;
     println!("      {}", summary.label_mapping);
 
-    println!("[3/4] training the demo preset");
+    println!("[3/5] training the demo preset");
     let run = a.out.join("run");
     let mut cfg = TrainConfig::preset("demo")?;
     cfg.seed = a.seed;
@@ -61,14 +62,16 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
     let outcome = train::train(&ds, &run, cfg, &backend, &opts).with_context(|| format!("training into {}", run.display()))?;
     println!("      {} iterations, {:.0} s", outcome.state.step, outcome.state.elapsed_s);
 
-    println!("[4/4] evaluating on the held-out test phantoms at native resolution");
+    println!("[4/5] evaluating on the held-out test phantoms at native resolution");
     let predictor = Predictor::load(&run, &backend)?;
     let eval_dir = a.out.join("eval");
     let eval = evaluate(&predictor, &ds, Split::Test, &eval_dir, &PredictOptions::default(), &backend.describe())?;
     println!("{}", eval.summary.to_markdown());
-    let headline: Vec<String> = eval.mean_dice().iter().map(|(n, d)| format!("{n} {d:.3}")).collect();
-    println!("holdout Dice (synthetic phantoms, n = {}): {}", eval.per_case.len(), headline.join(", "));
-    println!("evaluation: {}", eval_dir.join("evaluation.md").display());
+
+    println!("[5/5] writing the report");
+    let paths = write_report(&run, Some(&eval_dir), Some(&explore_dir), &a.out.join("report"))?;
+    println!("report: {}", paths.html.display());
+    println!("{}", headline(&eval));
     println!("demo finished in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

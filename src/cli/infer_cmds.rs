@@ -107,3 +107,29 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> Result<()> {
     println!("wrote {}", a.out.join("summary.json").display());
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The training run folder.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// An evaluation folder (from `evaluate`).
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// An explore folder (from `explore`).
+    #[arg(long)]
+    pub explore: Option<PathBuf>,
+    /// Output folder for report.md and report.html.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn report_cmd(a: ReportArgs) -> Result<()> {
+    let paths = crate::report::run_report::write_report(&a.run, a.eval.as_deref(), a.explore.as_deref(), &a.out)?;
+    if let Some(dir) = &a.eval {
+        let eval = crate::infer::evaluate::load_evaluation(dir)?;
+        println!("{}", crate::report::run_report::headline(&eval));
+    }
+    println!("wrote {} and {}", paths.markdown.display(), paths.html.display());
+    Ok(())
+}

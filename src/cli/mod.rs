@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::backend::{Backend, DeviceChoice};
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
 use demo_cmd::DemoArgs;
-use infer_cmds::{EvaluateArgs, PredictArgs};
+use infer_cmds::{EvaluateArgs, PredictArgs, ReportArgs};
 use train_cmd::TrainArgs;
 
 #[derive(Debug, Parser)]
@@ -42,6 +42,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Predict every case of a split and score it at native resolution (Dice, IoU, HD95, ASSD).
     Evaluate(EvaluateArgs),
+    /// Write report.md and a standalone report.html for a run (with its evaluation and exploration).
+    Report(ReportArgs),
     /// The whole pipeline on synthetic phantoms: data, explore, train, evaluate on held-out cases.
     Demo(DemoArgs),
 }
@@ -72,6 +74,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train_cmd::train_cmd(a),
         Command::Predict(a) => infer_cmds::predict_cmd(a),
         Command::Evaluate(a) => infer_cmds::evaluate_cmd(a),
+        Command::Report(a) => infer_cmds::report_cmd(a),
         Command::Demo(a) => demo_cmd::demo_cmd(a),
     }
 }

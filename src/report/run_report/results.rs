@@ -281,7 +281,7 @@ pub(crate) fn reproduce(doc: &mut Doc, inputs: &Inputs) {
         shell(&format!("{run}-again"))
     ));
     lines.push(format!(
-        "unet3d evaluate --run {} --data {data} --split {split} --out {eval}",
+        "unet3d evaluate --model {} --data {data} --split {split} --out {eval}",
         shell(&run)
     ));
     lines.push(format!(
