@@ -30,7 +30,10 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Four small phantoms (2 train, 1 validation, 1 test), 64² in-plane.
 fn tiny_dataset(dir: &Path) -> Dataset {
-    let cfg = PhantomConfig { matrix: 64, ..PhantomConfig::default() };
+    let cfg = PhantomConfig {
+        matrix: 64,
+        ..PhantomConfig::default()
+    };
     synth_dataset(dir, 4, 11, &cfg).expect("phantoms")
 }
 
@@ -60,7 +63,9 @@ fn fingerprint(run: &Path, cfg: &TrainConfig) -> Vec<f32> {
     let model = cfg.model.init(&device).unwrap();
     let model = checkpoint::load_model(&run.join("checkpoints/last"), model).unwrap();
     let [d, h, w] = cfg.sampler.patch;
-    let input: Vec<f32> = (0..d * h * w).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    let input: Vec<f32> = (0..d * h * w)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
     let x = Tensor::<5>::from_data(TensorData::new(input, [1, 1, d, h, w]), &device);
     model.forward(x).into_data().try_into_vec::<f32>().unwrap()
 }
@@ -71,7 +76,11 @@ fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
     let root = scratch("resume");
     let ds = tiny_dataset(&root.join("data"));
     let flex = Backend::flex();
-    let quiet = |resume, iterations| TrainOptions { resume, progress: false, iterations: Some(iterations) };
+    let quiet = |resume, iterations| TrainOptions {
+        resume,
+        progress: false,
+        iterations: Some(iterations),
+    };
 
     let one_go = root.join("one-go");
     train(&ds, &one_go, tiny_config(6), &flex, &quiet(false, 6)).unwrap();
@@ -84,10 +93,20 @@ fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
 
     let saved = TrainConfig::load(&one_go.join("config.json")).unwrap();
     let (a, b) = (fingerprint(&one_go, &saved), fingerprint(&split, &saved));
-    let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    assert!(a == b, "resumed weights differ: max output difference {max_diff}");
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        a == b,
+        "resumed weights differ: max output difference {max_diff}"
+    );
     let (a, b) = (records(&one_go), records(&split));
-    assert_eq!(b.iter().map(|r| r.step).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+    assert_eq!(
+        b.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.loss, y.loss, "loss differs at step {}", x.step);
     }
@@ -100,10 +119,15 @@ fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
 #[test]
 fn training_on_wgpu_runs_and_the_loss_falls() {
     let _guard = serial();
-    let backend = match Backend::select(DeviceChoice::WgpuCpu).or_else(|_| Backend::select(DeviceChoice::Wgpu)) {
+    let backend = match Backend::select(DeviceChoice::WgpuCpu)
+        .or_else(|_| Backend::select(DeviceChoice::Wgpu))
+    {
         Ok(b) => b,
         Err(e) => {
-            assert!(std::env::var("UNET3D_REQUIRE_WGPU").is_err(), "wgpu required but unavailable: {e}");
+            assert!(
+                std::env::var("UNET3D_REQUIRE_WGPU").is_err(),
+                "wgpu required but unavailable: {e}"
+            );
             eprintln!("skipping: {e}");
             return;
         }
@@ -125,7 +149,11 @@ fn training_on_wgpu_runs_and_the_loss_falls() {
     assert_eq!(out.state.step, 8);
     let losses: Vec<f64> = records(&run).iter().map(|r| r.loss).collect();
     assert!(losses.iter().all(|l| l.is_finite()));
-    assert!(mean(&losses[5..]) < mean(&losses[..3]), "loss did not fall on {}: {losses:?}", backend.describe());
+    assert!(
+        mean(&losses[5..]) < mean(&losses[..3]),
+        "loss did not fall on {}: {losses:?}",
+        backend.describe()
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -141,10 +169,16 @@ fn sparse_annotation_still_learns_the_dense_labels() {
     let run = root.join("run");
     let out = train(&ds, &run, cfg, &Backend::flex(), &TrainOptions::default()).unwrap();
     let losses: Vec<f64> = records(&run).iter().map(|r| r.loss).collect();
-    assert!(mean(&losses[140..]) < 0.7 * mean(&losses[..10]), "loss did not fall: {losses:?}");
+    assert!(
+        mean(&losses[140..]) < 0.7 * mean(&losses[..10]),
+        "loss did not fall: {losses:?}"
+    );
     // Validation labels stay dense: the central gland must be found there.
     let dice = out.best_val_dice.expect("validated");
     // 150 iterations of the 68 k-parameter net reach about 0.6 here; 0.4 leaves room for other CPUs.
-    assert!(dice[1] > 0.4, "central-gland Dice on the dense validation label: {dice:?}");
+    assert!(
+        dice[1] > 0.4,
+        "central-gland Dice on the dense validation label: {dice:?}"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }

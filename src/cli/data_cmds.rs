@@ -82,7 +82,6 @@ pub struct ExploreArgs {
     pub out: PathBuf,
 }
 
-
 pub fn devices() -> Result<()> {
     println!(
         "flex: CPU ({} threads)",
@@ -153,4 +152,3 @@ pub fn explore_cmd(a: ExploreArgs) -> Result<()> {
     println!("wrote {}", a.out.join("explore.md").display());
     Ok(())
 }
-

@@ -44,7 +44,11 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
         println!("[1/5] reusing phantoms in {}", data.display());
         Dataset::open(&data)?
     } else {
-        println!("[1/5] generating {} synthetic prostate phantoms in {}", a.cases, data.display());
+        println!(
+            "[1/5] generating {} synthetic prostate phantoms in {}",
+            a.cases,
+            data.display()
+        );
         synth_dataset(&data, a.cases, a.seed, &PhantomConfig::default())?
     };
 
@@ -58,18 +62,38 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
     let mut cfg = TrainConfig::preset("demo")?;
     cfg.seed = a.seed;
     let resume = run.join("checkpoints/last/state.json").exists();
-    let opts = TrainOptions { resume, progress: std::io::stderr().is_terminal(), iterations: a.iterations };
-    let outcome = train::train(&ds, &run, cfg, &backend, &opts).with_context(|| format!("training into {}", run.display()))?;
-    println!("      {} iterations, {:.0} s", outcome.state.step, outcome.state.elapsed_s);
+    let opts = TrainOptions {
+        resume,
+        progress: std::io::stderr().is_terminal(),
+        iterations: a.iterations,
+    };
+    let outcome = train::train(&ds, &run, cfg, &backend, &opts)
+        .with_context(|| format!("training into {}", run.display()))?;
+    println!(
+        "      {} iterations, {:.0} s",
+        outcome.state.step, outcome.state.elapsed_s
+    );
 
     println!("[4/5] evaluating on the held-out test phantoms at native resolution");
     let predictor = Predictor::load(&run, &backend)?;
     let eval_dir = a.out.join("eval");
-    let eval = evaluate(&predictor, &ds, Split::Test, &eval_dir, &PredictOptions::default(), &backend.describe())?;
+    let eval = evaluate(
+        &predictor,
+        &ds,
+        Split::Test,
+        &eval_dir,
+        &PredictOptions::default(),
+        &backend.describe(),
+    )?;
     println!("{}", eval.summary.to_markdown());
 
     println!("[5/5] writing the report");
-    let paths = write_report(&run, Some(&eval_dir), Some(&explore_dir), &a.out.join("report"))?;
+    let paths = write_report(
+        &run,
+        Some(&eval_dir),
+        Some(&explore_dir),
+        &a.out.join("report"),
+    )?;
     println!("report: {}", paths.html.display());
     println!("{}", headline(&eval));
     println!("demo finished in {:.0} s", started.elapsed().as_secs_f64());

@@ -25,7 +25,10 @@ pub struct PredictFlags {
 
 impl PredictFlags {
     pub fn options(&self) -> PredictOptions {
-        PredictOptions { mirror_tta: self.tta, largest_component: !self.all_components }
+        PredictOptions {
+            mirror_tta: self.tta,
+            largest_component: !self.all_components,
+        }
     }
 }
 
@@ -51,7 +54,10 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
         refuse_overwrite(&a.output, &[&a.input])?;
     }
     if a.output.is_dir() {
-        bail!("{}: is a folder; name an output file such as seg.nii.gz", a.output.display());
+        bail!(
+            "{}: is a folder; name an output file such as seg.nii.gz",
+            a.output.display()
+        );
     }
     let backend = a.device.select()?;
     let clock = std::time::Instant::now();
@@ -71,10 +77,19 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
     );
     for c in 1..predictor.classes() as u8 {
         let n = labels.data.iter().filter(|&&v| v == c).count();
-        let name = predictor.info.label_names.get(c as usize).cloned().unwrap_or_else(|| format!("label {c}"));
+        let name = predictor
+            .info
+            .label_names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("label {c}"));
         println!("  {name}: {:.2} mL", n as f64 * labels.voxel_ml());
     }
-    println!("wrote {} ({:?} voxels, input grid)", a.output.display(), labels.dims);
+    println!(
+        "wrote {} ({:?} voxels, input grid)",
+        a.output.display(),
+        labels.dims
+    );
     Ok(())
 }
 
@@ -101,8 +116,19 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> Result<()> {
     let backend = a.device.select()?;
     let ds = Dataset::open(&a.data)?;
     let predictor = Predictor::load(&a.model, &backend)?;
-    println!("evaluating {} on the {:?} split", a.model.display(), a.split);
-    let eval = evaluate(&predictor, &ds, a.split, &a.out, &a.flags.options(), &backend.describe())?;
+    println!(
+        "evaluating {} on the {:?} split",
+        a.model.display(),
+        a.split
+    );
+    let eval = evaluate(
+        &predictor,
+        &ds,
+        a.split,
+        &a.out,
+        &a.flags.options(),
+        &backend.describe(),
+    )?;
     println!("{}", eval.summary.to_markdown());
     println!("wrote {}", a.out.join("summary.json").display());
     Ok(())
@@ -125,11 +151,20 @@ pub struct ReportArgs {
 }
 
 pub fn report_cmd(a: ReportArgs) -> Result<()> {
-    let paths = crate::report::run_report::write_report(&a.run, a.eval.as_deref(), a.explore.as_deref(), &a.out)?;
+    let paths = crate::report::run_report::write_report(
+        &a.run,
+        a.eval.as_deref(),
+        a.explore.as_deref(),
+        &a.out,
+    )?;
     if let Some(dir) = &a.eval {
         let eval = crate::infer::evaluate::load_evaluation(dir)?;
         println!("{}", crate::report::run_report::headline(&eval));
     }
-    println!("wrote {} and {}", paths.markdown.display(), paths.html.display());
+    println!(
+        "wrote {} and {}",
+        paths.markdown.display(),
+        paths.html.display()
+    );
     Ok(())
 }

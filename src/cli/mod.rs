@@ -82,8 +82,8 @@ pub fn run(cli: Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use data_cmds::parse_mapping;
     use clap::CommandFactory;
+    use data_cmds::parse_mapping;
 
     #[test]
     fn verify_cli() {

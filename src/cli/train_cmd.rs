@@ -97,17 +97,31 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
     }
     let ds = Dataset::open(&a.data)?;
     let backend = a.device.select()?;
-    let opts = TrainOptions { resume: a.resume, progress: std::io::stderr().is_terminal(), iterations: a.iterations };
-    let outcome = train::train(&ds, &a.out, cfg, &backend, &opts).with_context(|| format!("training into {}", a.out.display()))?;
-    let names: Vec<String> = (1..ds.spec.num_classes() as u8).map(|v| ds.spec.label_name(v)).collect();
+    let opts = TrainOptions {
+        resume: a.resume,
+        progress: std::io::stderr().is_terminal(),
+        iterations: a.iterations,
+    };
+    let outcome = train::train(&ds, &a.out, cfg, &backend, &opts)
+        .with_context(|| format!("training into {}", a.out.display()))?;
+    let names: Vec<String> = (1..ds.spec.num_classes() as u8)
+        .map(|v| ds.spec.label_name(v))
+        .collect();
     println!(
         "trained {} iterations in {:.0} s{}",
         outcome.state.step,
         outcome.seconds,
-        if outcome.interrupted { " (interrupted)" } else { "" }
+        if outcome.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     );
     if let (Some(d), Some(step)) = (&outcome.best_val_dice, outcome.state.best_step) {
-        println!("best validation Dice at step {step}: {}", train::trainer::fmt_dice(&names, d));
+        println!(
+            "best validation Dice at step {step}: {}",
+            train::trainer::fmt_dice(&names, d)
+        );
     }
     println!("run folder: {}", a.out.display());
     Ok(())

@@ -522,5 +522,4 @@ pub(crate) mod tests {
             back[0].len()
         );
     }
-
 }

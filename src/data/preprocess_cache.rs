@@ -9,12 +9,11 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use super::Affine;
 use super::dataset::{Case, Dataset};
 use super::preprocess::{PreprocessConfig, Preprocessed, preprocess_case};
-use super::Affine;
 use crate::error::{Error, Result};
 use crate::util::fsio;
-
 
 /// Bumped whenever the preprocessing or the cache layout changes, so old caches are recomputed.
 const CACHE_VERSION: u32 = 1;
@@ -218,7 +217,6 @@ fn write_cached(dir: &Path, p: &Preprocessed, fp: &str) -> Result<()> {
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -46,7 +46,11 @@ pub struct CaseResult {
 impl Evaluation {
     /// Mean foreground Dice per class, in class order.
     pub fn mean_dice(&self) -> Vec<(String, f64)> {
-        self.summary.classes.iter().map(|c| (c.name.clone(), c.dice.as_ref().map_or(0.0, |s| s.mean))).collect()
+        self.summary
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), c.dice.as_ref().map_or(0.0, |s| s.mean)))
+            .collect()
     }
 }
 
@@ -61,23 +65,46 @@ pub fn evaluate(
     let started = Instant::now();
     let ids = dataset.spec.cases(split).to_vec();
     if ids.is_empty() {
-        return Err(Error::invalid(dataset.root.join("dataset.json"), format!("the {split:?} split has no cases")));
+        return Err(Error::invalid(
+            dataset.root.join("dataset.json"),
+            format!("the {split:?} split has no cases"),
+        ));
     }
     let classes: Vec<u8> = (1..predictor.classes() as u8).collect();
-    let label_names: Vec<String> = (0..predictor.classes() as u8).map(|v| dataset.spec.label_name(v)).collect();
+    let label_names: Vec<String> = (0..predictor.classes() as u8)
+        .map(|v| dataset.spec.label_name(v))
+        .collect();
     let mut per_case = Vec::new();
     let mut shown = Vec::new();
     for id in &ids {
         let case = dataset.load_case(id)?;
         let (pred, timings) = predictor.predict(&case.image, opts)?;
-        let metrics = evaluate_case(&pred, &case.label, &classes, Some(predictor.config.loss.ignore_label))?;
+        let metrics = evaluate_case(
+            &pred,
+            &case.label,
+            &classes,
+            Some(predictor.config.loss.ignore_label),
+        )?;
         let dice: Vec<String> = metrics.iter().map(|m| format!("{:.3}", m.dice)).collect();
-        println!("  {id}: Dice {} ({:.1} s)", dice.join(" / "), timings.total());
+        println!(
+            "  {id}: Dice {} ({:.1} s)",
+            dice.join(" / "),
+            timings.total()
+        );
         shown.push((id.clone(), mean_dice(&metrics)));
-        per_case.push(CaseResult { id: id.clone(), dims: case.image.dims, spacing: case.image.spacing, metrics, timings });
+        per_case.push(CaseResult {
+            id: id.clone(),
+            dims: case.image.dims,
+            spacing: case.image.spacing,
+            metrics,
+            timings,
+        });
     }
     fsio::create_dir(out)?;
-    let rows: Vec<(String, Vec<ClassMetrics>)> = per_case.iter().map(|c| (c.id.clone(), c.metrics.clone())).collect();
+    let rows: Vec<(String, Vec<ClassMetrics>)> = per_case
+        .iter()
+        .map(|c| (c.id.clone(), c.metrics.clone()))
+        .collect();
     let summary = summarize(&rows, &label_names);
     write_per_case_csv(&out.join("per_case.csv"), &rows, &label_names)?;
 
@@ -87,14 +114,24 @@ pub fn evaluate(
     let picks = [("worst", shown.first()), ("best", shown.last())];
     for (tag, pick) in picks {
         let Some((id, dice)) = pick else { continue };
-        if figures.iter().any(|f: &String| f.ends_with(&format!("{id}.png"))) {
+        if figures
+            .iter()
+            .any(|f: &String| f.ends_with(&format!("{id}.png")))
+        {
             continue;
         }
         let case = dataset.load_case(id)?;
         let (pred, _) = predictor.predict(&case.image, opts)?;
         let mopts = MontageOptions {
-            title: format!("{tag}: {id} (mean Dice {dice:.3}) - reference solid, prediction dashed"),
-            label_names: label_names.iter().enumerate().skip(1).map(|(v, n)| (v as u8, n.clone())).collect(),
+            title: format!(
+                "{tag}: {id} (mean Dice {dice:.3}) - reference solid, prediction dashed"
+            ),
+            label_names: label_names
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(v, n)| (v as u8, n.clone()))
+                .collect(),
             overlay_names: vec!["reference".into(), "prediction".into()],
             ..MontageOptions::default()
         };
@@ -114,7 +151,11 @@ pub fn evaluate(
         preprocess_s: per_case.iter().map(|c| c.timings.preprocess_s).sum::<f64>() / n,
         network_s: per_case.iter().map(|c| c.timings.network_s).sum::<f64>() / n,
         restore_s: per_case.iter().map(|c| c.timings.restore_s).sum::<f64>() / n,
-        postprocess_s: per_case.iter().map(|c| c.timings.postprocess_s).sum::<f64>() / n,
+        postprocess_s: per_case
+            .iter()
+            .map(|c| c.timings.postprocess_s)
+            .sum::<f64>()
+            / n,
     };
     let eval = Evaluation {
         dataset: dataset.root.clone(),
@@ -147,7 +188,8 @@ pub fn evaluate(
 pub fn load_evaluation(dir: &Path) -> Result<Evaluation> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::invalid(&path, format!("not an evaluation summary: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(&path, format!("not an evaluation summary: {e}")))
 }
 
 fn mean_dice(m: &[ClassMetrics]) -> f64 {

@@ -175,7 +175,10 @@ mod tests {
             let c = TrainConfig::preset(name).unwrap();
             c.validate().unwrap();
             let back: TrainConfig = toml::from_str(&c.to_toml()).unwrap();
-            assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&c).unwrap());
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&c).unwrap()
+            );
         }
         assert!(
             TrainConfig::preset("huge")

@@ -12,8 +12,14 @@ const WIDTH: u32 = 900;
 const PANEL: u32 = 380;
 
 pub fn plot(records: &[Record], out: &Path, class_names: &[String]) -> Result<()> {
-    let pts = |f: &dyn Fn(&Record) -> f64| -> Vec<(f64, f64)> { records.iter().map(|r| (r.step as f64, f(r))).collect() };
-    let line = |name: &str, i: usize, points: Vec<(f64, f64)>| Series { name: name.into(), points, color: series_color(i) };
+    let pts = |f: &dyn Fn(&Record) -> f64| -> Vec<(f64, f64)> {
+        records.iter().map(|r| (r.step as f64, f(r))).collect()
+    };
+    let line = |name: &str, i: usize, points: Vec<(f64, f64)>| Series {
+        name: name.into(),
+        points,
+        color: series_color(i),
+    };
     let loss = LineChart {
         title: "Training loss".into(),
         x_label: "iteration".into(),
@@ -35,7 +41,12 @@ pub fn plot(records: &[Record], out: &Path, class_names: &[String]) -> Result<()
             .iter()
             .enumerate()
             .map(|(c, name)| {
-                let p = val.iter().filter_map(|r| r.val_dice.as_ref().and_then(|d| d.get(c)).map(|d| (r.step as f64, *d)));
+                let p = val.iter().filter_map(|r| {
+                    r.val_dice
+                        .as_ref()
+                        .and_then(|d| d.get(c))
+                        .map(|d| (r.step as f64, *d))
+                });
                 line(name, c + 3, p.collect())
             })
             .collect(),
@@ -63,7 +74,10 @@ fn smooth(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
         .map(|i| {
             let lo = i.saturating_sub(window - 1);
             let w = &points[lo..=i];
-            (points[i].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)
+            (
+                points[i].0,
+                w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64,
+            )
         })
         .collect()
 }

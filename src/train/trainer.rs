@@ -121,8 +121,13 @@ pub fn train(
         target_spacing,
         &cache,
     )?;
-    let val_cases =
-        preprocess_cache::load_or_preprocess(dataset, &val_ids, &cfg.preprocess, target_spacing, &cache)?;
+    let val_cases = preprocess_cache::load_or_preprocess(
+        dataset,
+        &val_ids,
+        &cfg.preprocess,
+        target_spacing,
+        &cache,
+    )?;
     check_patch_fits(&train_cases, cfg.sampler.patch)?;
     if let Some(k) = cfg.sparse_slices {
         for c in &mut train_cases {
@@ -140,10 +145,7 @@ pub fn train(
     let device = backend.device.clone().autodiff();
     device.seed(cfg.seed);
     let mut model = cfg.model.init(&device)?;
-    println!(
-        "{}",
-        crate::model::summary(&cfg.model)
-    );
+    println!("{}", crate::model::summary(&cfg.model));
     let mut optim = cfg.optim.init();
     let mut state = TrainState::default();
     if opts.resume {
