@@ -1,0 +1,155 @@
+//! The public entry point: `conv3d_fused` runs the WGSL kernels on wgpu devices and burn's own
+//! ops everywhere else, after checking shapes, dtype and the adapter's limits.
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::{DType, Device, Tensor};
+use burn_cubecl::CubeDevice;
+use serde::{Deserialize, Serialize};
+
+use super::activation::Activation;
+use super::extension::Conv3dWgslOps;
+use super::plan::ConvGeometry;
+use super::reference::conv3d_fused_reference;
+use crate::{Error, Result};
+
+/// Which convolution implementation a model uses.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelChoice {
+    /// The hand-written WGSL kernels on wgpu devices (burn's ops on other devices).
+    #[default]
+    Wgsl,
+    /// burn's built-in conv3d followed by separate epilogue ops.
+    Builtin,
+}
+
+/// The wgpu device behind `device` (looking through autodiff), if it is one.
+fn wgpu_device(device: &Device) -> Option<CubeDevice> {
+    match device.clone().inner().as_dispatch() {
+        DispatchDevice::Cube(d @ CubeDevice::Wgpu(_)) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// Whether `conv3d_fused` runs the WGSL kernels on `device`.
+pub fn wgsl_available(device: &Device) -> bool {
+    wgpu_device(device).is_some()
+}
+
+/// Fused `act((conv3d(x, weight) + bias) * scale + shift)`, stride 1, same padding, with the
+/// hand-written WGSL kernels on wgpu devices (differentiable on autodiff devices) and
+/// [`conv3d_fused_reference`] elsewhere. `bias`, `scale` and `shift` are per output channel.
+///
+/// # Shapes
+/// - x: `[batch, ci, d, h, w]`, weight: `[co, ci, k, k, k]` with k = 1 or 3 -> `[batch, co, d, h, w]`
+///
+/// # Errors
+/// Mismatched shapes, a kernel size other than 1 or 3, a non-f32 dtype, a negative LeakyReLU
+/// slope, or tensors larger than the adapter's storage-binding limit.
+pub fn conv3d_fused(
+    x: Tensor<5>,
+    weight: Tensor<5>,
+    bias: Option<Tensor<1>>,
+    scale: Option<Tensor<1>>,
+    shift: Option<Tensor<1>>,
+    act: Activation,
+) -> Result<Tensor<5>> {
+    conv3d_fused_with(KernelChoice::Wgsl, x, weight, bias, scale, shift, act)
+}
+
+/// [`conv3d_fused`] with an explicit implementation choice (`Builtin` always uses burn's ops).
+pub fn conv3d_fused_with(
+    choice: KernelChoice,
+    x: Tensor<5>,
+    weight: Tensor<5>,
+    bias: Option<Tensor<1>>,
+    scale: Option<Tensor<1>>,
+    shift: Option<Tensor<1>>,
+    act: Activation,
+) -> Result<Tensor<5>> {
+    let g = ConvGeometry::from_dims(x.dims(), weight.dims())?;
+    act.validate()?;
+    for (name, v) in [("bias", &bias), ("scale", &scale), ("shift", &shift)] {
+        if let Some(v) = v
+            && v.dims()[0] != g.co
+        {
+            return Err(Error::config(format!(
+                "conv3d: {name} has {} values but the weight has {} output channels",
+                v.dims()[0],
+                g.co
+            )));
+        }
+    }
+    let device = x.device();
+    let cube = match choice {
+        KernelChoice::Wgsl => wgpu_device(&device),
+        KernelChoice::Builtin => None,
+    };
+    let Some(cube) = cube else {
+        return Ok(conv3d_fused_reference(x, weight, bias, scale, shift, act));
+    };
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        return Err(Error::config(format!(
+            "conv3d: the WGSL kernels need f32 tensors, got {:?} and {:?}",
+            x.dtype(),
+            weight.dtype()
+        )));
+    }
+    g.check_buffers(cube.client().properties().memory.max_page_size)?;
+    let vec = |v: Option<Tensor<1>>, fill: f32| {
+        v.unwrap_or_else(|| Tensor::<1>::full([g.co], fill, &device))
+            .into_dispatch()
+    };
+    let out = <Dispatch as Conv3dWgslOps>::conv3d_wgsl(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        vec(bias, 0.0),
+        vec(scale, 1.0),
+        vec(shift, 0.0),
+        act,
+    );
+    Ok(Tensor::from_dispatch(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_falls_back_to_the_reference() {
+        let dev = Device::flex();
+        assert!(!wgsl_available(&dev));
+        let x = Tensor::<5>::ones([1, 2, 3, 3, 3], &dev);
+        let w = Tensor::<5>::ones([4, 2, 3, 3, 3], &dev);
+        let y = conv3d_fused(x, w, None, None, None, Activation::Relu).unwrap();
+        assert_eq!(y.dims(), [1, 4, 3, 3, 3]);
+        // The centre voxel sees all 27 neighbours of both channels.
+        let v = y.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(v[13], 54.0);
+    }
+
+    #[test]
+    fn bad_shapes_are_errors_not_panics() {
+        let dev = Device::flex();
+        let x = Tensor::<5>::ones([1, 2, 3, 3, 3], &dev);
+        let w = Tensor::<5>::ones([4, 3, 3, 3, 3], &dev);
+        assert!(conv3d_fused(x.clone(), w, None, None, None, Activation::Relu).is_err());
+        let w = Tensor::<5>::ones([4, 2, 3, 3, 3], &dev);
+        let b = Some(Tensor::<1>::ones([3], &dev));
+        let err = conv3d_fused(x, w, b, None, None, Activation::Relu).unwrap_err();
+        assert!(err.to_string().contains("bias"), "{err}");
+    }
+
+    #[test]
+    fn kernel_choice_parses_from_config_and_cli() {
+        let c: KernelChoice = serde_json::from_str("\"builtin\"").unwrap();
+        assert_eq!(c, KernelChoice::Builtin);
+        use clap::ValueEnum;
+        assert_eq!(
+            KernelChoice::from_str("wgsl", true).unwrap(),
+            KernelChoice::Wgsl
+        );
+    }
+}
