@@ -3,10 +3,10 @@
 // with g = dy * act'(y) * scale[co] formed on the fly (the activation mask is read from the
 // saved output's sign, so no separate masking pass).
 //
-// Workgroup = (block of WG input channels, block of RC output channels, slice of voxel rows).
-// Invocation = one input channel: it keeps all K^3 taps x RC output channels in registers and
-// slides a K-wide window of its input row along W, so each input value is loaded once per
-// (kd, kh) and each g value once per row. Each slice writes its own partial sums to `part`
+// Workgroup = (block of WG x RCI input channels, block of RC output channels, slice of voxel
+// rows). Invocation = RCI input channels: it keeps K^3 taps x RC output x RCI input channels in
+// registers and slides a K-wide window of each input row along W, so each input value is loaded
+// once per (kd, kh) and each g value once per row. Each slice writes its own partial sums to `part`
 // (summed by conv3d_sum_slices.wgsl): no two workgroups write one element, no atomics.
 //
 // info: [n, ci, co, d, h, w, ci_blocks, co_blocks, slices, rows_per_slice, total]
@@ -20,6 +20,7 @@
 
 const WG: u32 = {{ wg }}u;
 const RC: u32 = {{ rc }}u;
+const RCI: u32 = {{ rci }}u;
 const K: u32 = {{ k }}u;
 const PAD: i32 = {{ pad }};
 const K3: u32 = K * K * K;
@@ -55,9 +56,7 @@ fn main(
     let cob = r % co_blocks;
     let slice = r / co_blocks;
 
-    let ci = cib * WG + l;
-    let ci_ok = ci < n_ci;
-    let cic = min(ci, n_ci - 1u);
+    let ci_first = (cib * WG + l) * RCI;
     let co0 = cob * RC;
     let row0 = slice * rows_per_slice;
     let row1 = min(row0 + rows_per_slice, rows);

@@ -21,9 +21,8 @@ use super::extension::{Conv3dWgslGrads, Conv3dWgslOps};
 #[derive(Debug)]
 struct Conv3dWgslBackward;
 
-/// Saved tensors: x, weight, bias, scale, shift, output.
+/// Saved tensors: x, weight, bias, scale, output (the shift is not needed).
 type State<B> = (
-    FloatTensor<B>,
     FloatTensor<B>,
     FloatTensor<B>,
     FloatTensor<B>,
@@ -43,7 +42,7 @@ impl<B: Backend + Conv3dWgslOps + Conv3dWgslGrads> Backward<B, 5> for Conv3dWgsl
     ) {
         let [node_x, node_w, node_b, node_s, node_t] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
-        let (x, w, bias, scale, shift, y, act) = ops.state;
+        let (x, w, bias, scale, y, act) = ops.state;
         let w_shape = w.shape();
         let (co, k) = (w_shape[0], w_shape[2]);
 
@@ -89,7 +88,6 @@ impl<B: Backend + Conv3dWgslOps + Conv3dWgslGrads> Backward<B, 5> for Conv3dWgsl
                 grads.register::<B>(node.id, sum_g);
             }
         }
-        drop(shift);
     }
 }
 
@@ -119,7 +117,7 @@ impl<B: Backend + Conv3dWgslOps + Conv3dWgslGrads, C: CheckpointStrategy> Conv3d
             OpsKind::Tracked(prep) => {
                 let [x, w, b, s, t] = [x, weight, bias, scale, shift].map(|v| v.into_primitive());
                 let y = B::conv3d_wgsl(x.clone(), w.clone(), b.clone(), s.clone(), t.clone(), act);
-                prep.finish((x, w, b, s, t, y.clone(), act), y)
+                prep.finish((x, w, b, s, y.clone(), act), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::conv3d_wgsl(
                 x.into_primitive(),

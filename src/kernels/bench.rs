@@ -178,6 +178,7 @@ pub fn bench_conv3d(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::extension::{Conv3dWgslGrads, Conv3dWgslOps};
 
     #[test]
     #[ignore = "slow: times 32->32 channels at 32^3 on lavapipe"]
@@ -187,5 +188,143 @@ mod tests {
         };
         let report = bench_conv3d(&dev, [1, 32, 32, 32, 32], 32, 3, 5).unwrap();
         println!("{}", report.summary());
+    }
+
+    /// Times each WGSL kernel alone at 32->32, 32^3 (for tuning; `TUNE_PARTS` = comma list of
+    /// forward, builtin, input, weight; `TUNE_RUNS` = runs per kernel).
+    #[test]
+    #[ignore = "timing only"]
+    fn kernel_timings() {
+        use std::time::Instant;
+        let Some(dev) = crate::kernels::tests::wgpu_device() else {
+            return;
+        };
+        let mut rng = Rng::new(3);
+        if let burn::backend::DispatchDevice::Cube(c) = dev.as_dispatch() {
+            let p = c.client().properties().clone();
+            eprintln!(
+                "adapter {} shared {} max_binding {} software {}",
+                p.identity.name,
+                p.hardware.max_shared_memory_size,
+                p.memory.max_page_size,
+                p.identity.physical.is_none()
+            );
+        }
+        let (n, ci, co, s, k) = (1, 32, 32, 32, 3);
+        let g = ConvGeometry {
+            n,
+            ci,
+            co,
+            d: s,
+            h: s,
+            w: s,
+            k,
+        };
+        let x = Tensor::<5>::from_data(
+            crate::kernels::tests::random(&mut rng, &[n, ci, s, s, s]),
+            &dev,
+        )
+        .into_dispatch();
+        let w = Tensor::<5>::from_data(
+            crate::kernels::tests::random(&mut rng, &[co, ci, k, k, k]),
+            &dev,
+        )
+        .into_dispatch();
+        let v = |f: f32| Tensor::<1>::full([co], f, &dev).into_dispatch();
+        let parts =
+            std::env::var("TUNE_PARTS").unwrap_or_else(|_| "forward,builtin,input,weight".into());
+        let run = |name: &str, f: &dyn Fn() -> burn::backend::DispatchTensor, flops: f64| {
+            if !parts.split(',').any(|p| name.starts_with(p)) {
+                return;
+            }
+            let runs: usize = std::env::var("TUNE_RUNS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5);
+            for i in 0..runs {
+                dev.sync().unwrap();
+                let t = Instant::now();
+                let out = f();
+                dev.sync().unwrap();
+                let dt = t.elapsed().as_secs_f64();
+                // Surface launch errors (a failed kernel would otherwise time as instant).
+                let probe = Tensor::<5>::from_dispatch(out).slice([0..1, 0..1, 0..1, 0..1, 0..1]);
+                probe.into_data().try_to_vec::<f32>().unwrap();
+                eprintln!("{name} run {i}: {dt:.4} s  {:.2} GFLOP/s", flops / dt / 1e9);
+            }
+        };
+        let flat = |t: burn::backend::DispatchTensor| t;
+        run(
+            "forward",
+            &|| {
+                flat(<burn::backend::Dispatch as Conv3dWgslOps>::conv3d_wgsl(
+                    x.clone(),
+                    w.clone(),
+                    v(0.0),
+                    v(1.0),
+                    v(0.0),
+                    Activation::Relu,
+                ))
+            },
+            g.flops(),
+        );
+        let (xt, wt) = (
+            Tensor::<5>::from_dispatch(x.clone()),
+            Tensor::<5>::from_dispatch(w.clone()),
+        );
+        run(
+            "builtin forward",
+            &|| {
+                crate::kernels::reference::conv3d_fused_reference(
+                    xt.clone(),
+                    wt.clone(),
+                    None,
+                    None,
+                    None,
+                    Activation::Relu,
+                )
+                .into_dispatch()
+            },
+            g.flops(),
+        );
+        let y = <burn::backend::Dispatch as Conv3dWgslOps>::conv3d_wgsl(
+            x.clone(),
+            w.clone(),
+            v(0.0),
+            v(1.0),
+            v(0.0),
+            Activation::Relu,
+        );
+        run(
+            "input grad",
+            &|| {
+                flat(
+                    <burn::backend::Dispatch as Conv3dWgslGrads>::conv3d_wgsl_input_grad(
+                        y.clone(),
+                        y.clone(),
+                        w.clone(),
+                        v(1.0),
+                        Activation::Relu,
+                    ),
+                )
+            },
+            g.flops(),
+        );
+        run(
+            "weight grad",
+            &|| {
+                flat(
+                    <burn::backend::Dispatch as Conv3dWgslGrads>::conv3d_wgsl_weight_grad(
+                        y.clone(),
+                        y.clone(),
+                        x.clone(),
+                        v(1.0),
+                        Activation::Relu,
+                        k,
+                    ),
+                )
+            },
+            g.flops(),
+        );
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! The shader file holds the fixed frame (bindings, id decoding, lane coordinates); this file
 //! writes the unrolled parts: staging of one source-channel chunk into workgroup memory, the
-//! register-blocked multiply-adds over it, and the fused epilogue. Unrolling by generation
-//! (rather than WGSL loops) keeps the accumulators in registers on every driver.
+//! register-blocked multiply-adds over it, and the fused epilogue (or, for the input gradient,
+//! the activation mask applied while staging). Unrolling by generation (rather than WGSL loops)
+//! keeps the accumulators in registers on every driver and lets CPU drivers see halo and weight
+//! reads at constant offsets. The lane grid (voxel lanes for GPUs, channel lanes for CPU
+//! adapters) is described in direct_tiling.rs.
 
 use std::fmt::Write;
 
@@ -32,8 +35,6 @@ pub struct DirectKernel {
     pub role: DirectRole,
     pub tiling: DirectTiling,
     pub act: Activation,
-    /// Experiment bits (temporary).
-    pub exp: u32,
 }
 
 impl DirectKernel {
@@ -63,16 +64,17 @@ impl DirectKernel {
         s
     }
 
+    /// Name of the accumulator of block voxel (d, h, w) and channel c.
+    fn acc(d: u32, h: u32, w: u32, c: u32) -> String {
+        format!("a{d}_{h}_{w}_{c}")
+    }
+
     fn body(&self) -> String {
         let t = &self.tiling;
-        let (rv, rc, k) = (t.rv, t.rc, t.k);
         let mut s = String::new();
         let w = &mut s;
-        // Accumulators.
-        for r in 0..rv {
-            for c in 0..rc {
-                writeln!(w, "    var a{r}_{c}: f32 = 0.0;").unwrap();
-            }
+        for (d, h, x, c) in self.block() {
+            writeln!(w, "    var {}: f32 = 0.0;", Self::acc(d, h, x, c)).unwrap();
         }
         if t.looped {
             // A barrier inside the loop needs a provably uniform trip count.
@@ -90,29 +92,21 @@ impl DirectKernel {
         } else {
             writeln!(w, "    let nchunks = info[12];").unwrap();
             writeln!(w, "    let chunk = info[11];").unwrap();
-            // Later chunks continue from the partial sums of the earlier dispatches.
-            if self.exp & 1 != 0 {
-                writeln!(w, "    _ = src[0u];").unwrap();
-            }
-            for c in 0..(if self.exp & 8 != 0 { 0 } else { rc }) {
+            // Later chunks continue from the partial sums of the earlier launches.
+            for (d, h, x, c) in self.block() {
                 writeln!(
                     w,
-                    "    {{ let ob = dst_base + min(t0 + {c}u, dst_c - 1u) * vol + zc * plane + yc * ww;"
+                    "    {} = select(0.0, dst[{}], chunk > 0u);",
+                    Self::acc(d, h, x, c),
+                    Self::out_index(d, h, x, c)
                 )
                 .unwrap();
-                for r in 0..rv {
-                    writeln!(
-                        w,
-                        "      a{r}_{c} = select(0.0, dst[ob + min(xb + {r}u, ww - 1u)], chunk > 0u);"
-                    )
-                    .unwrap();
-                }
-                writeln!(w, "    }}").unwrap();
             }
         }
         self.stage(w);
-        if self.exp & 4 == 0 {
-            writeln!(w, "    workgroupBarrier();").unwrap();
+        writeln!(w, "    workgroupBarrier();").unwrap();
+        if !t.staged_weights() {
+            self.lane_weights(w);
         }
         self.compute(w);
         if t.looped {
@@ -123,8 +117,44 @@ impl DirectKernel {
             writeln!(w, "    let last = chunk + 1u == nchunks;").unwrap();
         }
         self.epilogue(w);
-        let _ = k;
         s
+    }
+
+    /// The lane's register block: (d, h, w, channel).
+    fn block(&self) -> Vec<(u32, u32, u32, u32)> {
+        let t = &self.tiling;
+        let mut v = Vec::new();
+        for c in 0..t.rc {
+            for d in 0..t.rd {
+                for h in 0..t.rh {
+                    for x in 0..t.rv {
+                        v.push((d, h, x, c));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Clamped destination index of block voxel (d, h, w), channel c (always in bounds).
+    fn out_index(d: u32, h: u32, w: u32, c: u32) -> String {
+        format!(
+            "dst_base + min(tl + {c}u, dst_c - 1u) * vol + min(zo + {d}u, dd - 1u) * plane \
+             + min(yo + {h}u, hh - 1u) * ww + min(xb + {w}u, ww - 1u)"
+        )
+    }
+
+    /// Flat weight index of (destination `tt`, source `s`, tap `kk`), both roles.
+    fn weight_index(&self, tt: &str, s: &str, kk: &str) -> String {
+        match self.role {
+            DirectRole::Forward => {
+                format!("(min({tt}, dst_c - 1u) * src_c + min({s}, src_c - 1u)) * K3 + {kk}")
+            }
+            // Input gradient: the forward weight [src][dst] with the taps flipped.
+            DirectRole::InputGrad => format!(
+                "(min({s}, src_c - 1u) * dst_c + min({tt}, dst_c - 1u)) * K3 + (K3 - 1u - min({kk}, K3 - 1u))"
+            ),
+        }
     }
 
     fn stage(&self, w: &mut String) {
@@ -164,7 +194,6 @@ impl DirectKernel {
                 )
                 .unwrap();
                 let value = match self.role {
-                    _ if self.exp & 1 != 0 => "f32(e)",
                     DirectRole::Forward => "src[gi]",
                     DirectRole::InputGrad => "dy[gi] * grad_mask(yout[gi]) * sg",
                 };
@@ -186,51 +215,78 @@ impl DirectKernel {
             .unwrap();
             writeln!(w, "      let s = s0 + cl; let tt = t0 + c;").unwrap();
             writeln!(w, "      let ok = (e < WS) & (s < src_c) & (tt < dst_c);").unwrap();
-            let wi = match self.role {
-                DirectRole::Forward => {
-                    "(min(tt, dst_c - 1u) * src_c + min(s, src_c - 1u)) * K3 + kk"
+            writeln!(
+                w,
+                "      wsh[e] = select(0.0, w[{}], ok); }}",
+                self.weight_index("tt", "s", "kk")
+            )
+            .unwrap();
+        }
+    }
+
+    /// With several channel groups each lane loads its own weights of the chunk once.
+    fn lane_weights(&self, w: &mut String) {
+        let t = &self.tiling;
+        for cl in 0..t.ch {
+            for c in 0..t.rc {
+                writeln!(
+                    w,
+                    "    let wok{cl}_{c} = (s0 + {cl}u < src_c) & (tl + {c}u < dst_c);"
+                )
+                .unwrap();
+                for kk in 0..t.k.pow(3) {
+                    let idx = self.weight_index(
+                        &format!("(tl + {c}u)"),
+                        &format!("(s0 + {cl}u)"),
+                        &format!("{kk}u"),
+                    );
+                    writeln!(
+                        w,
+                        "    let wr{cl}_{kk}_{c} = select(0.0, w[{idx}], wok{cl}_{c});"
+                    )
+                    .unwrap();
                 }
-                DirectRole::InputGrad => {
-                    "(min(s, src_c - 1u) * dst_c + min(tt, dst_c - 1u)) * K3 + (K3 - 1u - min(kk, K3 - 1u))"
-                }
-            };
-            writeln!(w, "      wsh[e] = select(0.0, w[{wi}], ok); }}").unwrap();
+            }
         }
     }
 
     fn compute(&self, w: &mut String) {
         let t = &self.tiling;
-        let (hh, hw) = (t.halo_dims().1, t.halo_dims().2);
+        let (_, hh, hw) = t.halo_dims();
         let nv = t.rv + t.k - 1;
         for cl in 0..t.ch {
             for kd in 0..t.k {
                 for kh in 0..t.k {
-                    let off = cl * t.halo_padded() + (kd * hh + kh) * hw;
-                    writeln!(w, "    {{ let hb = lb + {off}u;").unwrap();
-                    for q in 0..nv {
-                        if self.exp & 16 != 0 {
-                            writeln!(w, "      let v{q} = f32(hb + {q}u);").unwrap();
-                        } else {
-                            writeln!(w, "      let v{q} = halo[hb + {q}u];").unwrap();
+                    for d in 0..t.rd {
+                        for h in 0..t.rh {
+                            let off = cl * t.halo_padded() + ((d + kd) * hh + h + kh) * hw;
+                            writeln!(w, "    {{ let hb = lb + {off}u;").unwrap();
+                            for q in 0..nv {
+                                writeln!(w, "      let v{q} = halo[hb + {q}u];").unwrap();
+                            }
+                            for kw in 0..t.k {
+                                let kk = (kd * t.k + kh) * t.k + kw;
+                                for c in 0..t.rc {
+                                    if t.staged_weights() {
+                                        write!(
+                                            w,
+                                            "      {{ let wv = wsh[{}u];",
+                                            (cl * t.k.pow(3) + kk) * t.rc + c
+                                        )
+                                        .unwrap();
+                                    } else {
+                                        write!(w, "      {{ let wv = wr{cl}_{kk}_{c};").unwrap();
+                                    }
+                                    for x in 0..t.rv {
+                                        let a = Self::acc(d, h, x, c);
+                                        write!(w, " {a} = fma(v{}, wv, {a});", x + kw).unwrap();
+                                    }
+                                    writeln!(w, " }}").unwrap();
+                                }
+                            }
+                            writeln!(w, "    }}").unwrap();
                         }
                     }
-                    for kw in 0..t.k {
-                        for c in 0..t.rc {
-                            let wi = (((cl * t.k + kd) * t.k + kh) * t.k + kw) * t.rc + c;
-                            if self.exp & 2 != 0 {
-                                let wi0 = ((cl * t.k + kd) * t.k + kh) * t.k * t.rc;
-                                write!(w, "      {{ let wv = wsh[{wi0}u] + {}.0;", kw * 16 + c)
-                                    .unwrap();
-                            } else {
-                                write!(w, "      {{ let wv = wsh[{wi}u];").unwrap();
-                            }
-                            for r in 0..t.rv {
-                                write!(w, " a{r}_{c} = fma(v{}, wv, a{r}_{c});", r + kw).unwrap();
-                            }
-                            writeln!(w, " }}").unwrap();
-                        }
-                    }
-                    writeln!(w, "    }}").unwrap();
                 }
             }
         }
@@ -241,17 +297,7 @@ impl DirectKernel {
         for c in 0..t.rc {
             writeln!(
                 w,
-                "    {{ let tt = t0 + {c}u; let tc = min(tt, dst_c - 1u);"
-            )
-            .unwrap();
-            writeln!(
-                w,
-                "      let ob = dst_base + tc * vol + zc * plane + yc * ww;"
-            )
-            .unwrap();
-            writeln!(
-                w,
-                "      let cok = live & (tt < dst_c) & (zo < dd) & (yo < hh);"
+                "    {{ let tt = tl + {c}u; let tc = min(tt, dst_c - 1u);"
             )
             .unwrap();
             if self.role == DirectRole::Forward {
@@ -261,18 +307,30 @@ impl DirectKernel {
                 )
                 .unwrap();
             }
-            for r in 0..t.rv {
-                let v = match self.role {
-                    DirectRole::Forward => {
-                        format!("select(a{r}_{c}, act(fma(a{r}_{c} + bs, sc, sh)), last)")
+            for d in 0..t.rd {
+                for h in 0..t.rh {
+                    writeln!(
+                        w,
+                        "      {{ let ok = live & (tt < dst_c) & (zo + {d}u < dd) & (yo + {h}u < hh);"
+                    )
+                    .unwrap();
+                    for x in 0..t.rv {
+                        let a = Self::acc(d, h, x, c);
+                        let v = match self.role {
+                            DirectRole::Forward => {
+                                format!("select({a}, act(fma({a} + bs, sc, sh)), last)")
+                            }
+                            DirectRole::InputGrad => a.clone(),
+                        };
+                        writeln!(
+                            w,
+                            "        {{ let v = {v}; if (ok & (xb + {x}u < ww)) {{ dst[{}] = v; }} }}",
+                            Self::out_index(d, h, x, c)
+                        )
+                        .unwrap();
                     }
-                    DirectRole::InputGrad => format!("a{r}_{c}"),
-                };
-                writeln!(
-                    w,
-                    "      {{ let xo = xb + {r}u; let v = {v}; if (cok & (xo < ww)) {{ dst[ob + xo] = v; }} }}"
-                )
-                .unwrap();
+                    writeln!(w, "      }}").unwrap();
+                }
             }
             writeln!(w, "    }}").unwrap();
         }
@@ -282,7 +340,8 @@ impl DirectKernel {
 impl KernelSource for DirectKernel {
     fn source(&self) -> SourceTemplate {
         let t = &self.tiling;
-        let (hd, hh, hw) = t.halo_dims();
+        let (_, hh, hw) = t.halo_dims();
+        let (tdt, tht, tw) = t.tile();
         DirectFrame::new()
             .source()
             .register("bindings", self.bindings())
@@ -290,28 +349,32 @@ impl KernelSource for DirectKernel {
             .register("wg", t.wg().to_string())
             .register("k", t.k.to_string())
             .register("pad", ((t.k - 1) / 2).to_string())
-            .register("rv", t.rv.to_string())
-            .register("rc", t.rc.to_string())
             .register("td", t.td.to_string())
             .register("th", t.th.to_string())
             .register("twl", t.twl.to_string())
-            .register("tw", t.tw().to_string())
+            .register("rd", t.rd.to_string())
+            .register("rh", t.rh.to_string())
+            .register("rv", t.rv.to_string())
+            .register("rc", t.rc.to_string())
+            .register("tdt", tdt.to_string())
+            .register("tht", tht.to_string())
+            .register("tw", tw.to_string())
+            .register("ct", t.channels().to_string())
             .register("ch", t.ch.to_string())
-            .register("hd", hd.to_string())
             .register("hh", hh.to_string())
             .register("hw", hw.to_string())
             .register("halo", t.halo().to_string())
             .register("halo_p", t.halo_padded().to_string())
             .register("halo_len", (t.ch * t.halo_padded()).to_string())
             .register("ws", t.weights().to_string())
-            .register("ws_p", t.weights_padded().to_string())
+            .register("ws_len", t.weights_padded().max(1).to_string())
             .register("act", self.act.wgsl_act())
             .register("mask", self.act.wgsl_mask())
             .register("body", self.body())
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.role, self.tiling, self.act.key(), self.exp))
+        KernelId::new::<Self>().info((self.role, self.tiling, self.act.key()))
     }
 
     fn lang(&self) -> &'static str {

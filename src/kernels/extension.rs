@@ -9,7 +9,7 @@ use burn::tensor::Shape;
 use burn_cubecl::CubeBackend;
 
 use super::activation::Activation;
-use super::launch;
+use super::{launch, launch_grads};
 
 /// `[n, co, d, h, w]` from `x: [n, ci, d, h, w]` and `weight: [co, ci, k, k, k]`.
 pub(crate) fn conv_out_shape(x: &Shape, weight: &Shape) -> Shape {
@@ -114,7 +114,7 @@ impl Conv3dWgslGrads for CubeBackend {
         act: Activation,
         k: usize,
     ) -> FloatTensor<Self> {
-        launch::weight_grad(dy, y, x, scale, act, k)
+        launch_grads::weight_grad(dy, y, x, scale, act, k)
     }
 
     fn conv3d_wgsl_channel_sums(
@@ -124,6 +124,6 @@ impl Conv3dWgslGrads for CubeBackend {
         has_u: bool,
         act: Activation,
     ) -> FloatTensor<Self> {
-        launch::channel_sums(dy, y, has_u.then_some(u), act)
+        launch_grads::channel_sums(dy, y, has_u.then_some(u), act)
     }
 }
