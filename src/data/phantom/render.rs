@@ -75,6 +75,7 @@ pub fn render(plan: &Plan, anat: &Anatomy, subsamples: usize, rng: &Rng) -> (Vec
 
 /// The clean image (no sub-sampling, bias or noise), the dominant tissue and the label at each voxel
 /// centre: the ground truth the tests check intensities against.
+#[cfg(test)]
 pub fn render_clean(plan: &Plan, anat: &Anatomy) -> (Vec<f32>, Vec<Tissue>, Vec<u8>) {
     let [nx, ny, nz] = plan.dims;
     let slices = par_map(nz, |k| {
