@@ -4,7 +4,7 @@
 //! each voxel centre. Slices are independent (noise is seeded per slice), so they render in parallel
 //! and the result does not depend on the number of threads.
 
-use super::pelvis::{Anatomy, Tissue};
+use super::pelvis::Anatomy;
 use super::plan::Plan;
 use crate::util::rng::Rng;
 
@@ -76,7 +76,10 @@ pub fn render(plan: &Plan, anat: &Anatomy, subsamples: usize, rng: &Rng) -> (Vec
 /// The clean image (no sub-sampling, bias or noise), the dominant tissue and the label at each voxel
 /// centre: the ground truth the tests check intensities against.
 #[cfg(test)]
-pub fn render_clean(plan: &Plan, anat: &Anatomy) -> (Vec<f32>, Vec<Tissue>, Vec<u8>) {
+pub fn render_clean(
+    plan: &Plan,
+    anat: &Anatomy,
+) -> (Vec<f32>, Vec<super::pelvis::Tissue>, Vec<u8>) {
     let [nx, ny, nz] = plan.dims;
     let slices = par_map(nz, |k| {
         let mut out = (
