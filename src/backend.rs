@@ -9,6 +9,7 @@ use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kernels::KernelChoice;
 
 /// What the user asked for on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -72,6 +73,8 @@ pub struct Backend {
     pub device: Device,
     pub kind: BackendKind,
     pub adapter: Option<AdapterSummary>,
+    /// `--kernels`: overrides the model config's convolution implementation when set.
+    pub kernels: Option<KernelChoice>,
 }
 
 impl Backend {
@@ -81,6 +84,7 @@ impl Backend {
             device: Device::flex(),
             kind: BackendKind::Flex,
             adapter: None,
+            kernels: None,
         }
     }
 
@@ -119,12 +123,24 @@ impl Backend {
         }
     }
 
-    fn wgpu_with(kind: DeviceKind, adapter: AdapterSummary) -> Self {
+    pub(crate) fn wgpu_with(kind: DeviceKind, adapter: AdapterSummary) -> Self {
         Backend {
             device: Device::wgpu(kind),
             kind: BackendKind::Wgpu,
             adapter: Some(adapter),
+            kernels: None,
         }
+    }
+
+    /// The same device with `--kernels` set.
+    pub fn with_kernels(self, kernels: Option<KernelChoice>) -> Self {
+        Backend { kernels, ..self }
+    }
+
+    /// The convolution implementation a model with `configured` runs here: the `--kernels`
+    /// override, else the config's.
+    pub fn kernels_for(&self, configured: KernelChoice) -> KernelChoice {
+        self.kernels.unwrap_or(configured)
     }
 
     /// One line for logs and reports: backend, adapter name, graphics API and type.

@@ -64,7 +64,8 @@ impl Predictor {
     /// Loads `RUN` (its best checkpoint) or a checkpoint folder / `model.bpk` inside a run.
     pub fn load(path: &Path, backend: &Backend) -> Result<Self> {
         let (run, weights) = locate(path)?;
-        let config = TrainConfig::load(&run.join("config.json"))?;
+        let mut config = TrainConfig::load(&run.join("config.json"))?;
+        config.model.kernels = backend.kernels_for(config.model.kernels);
         let info = load_run_info(&run)?;
         let device = backend.device.clone();
         let model = checkpoint::load_model(&weights, config.model.init(&device)?)?;

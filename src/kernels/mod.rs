@@ -3,19 +3,13 @@
 //! gradient, per-channel sums), plugged into burn as a backend extension with autodiff. On
 //! other devices (flex) the same function runs burn's own ops.
 //!
-//! Entry points: [`conv3d_fused`], [`conv3d_fused_reference`], [`fold_batchnorm`],
-//! [`KernelChoice`], and [`bench::bench_conv3d`].
+//! Entry points: [`conv3d_fused`], [`conv3d_fused_reference`], [`fold_batchnorm`] and
+//! [`KernelChoice`]; `unet3d bench` ([`crate::bench`]) times them against burn's conv3d.
 //!
-//! A model's conv block calls, with `choice` from its config:
-//! ```ignore
-//! // training (a batch-statistics norm follows, so only bias [+ activation] is fused):
-//! let y = conv3d_fused_with(choice, x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()),
-//!                           None, None, Activation::Identity)?;
-//! // inference with BatchNorm folded into the epilogue:
-//! let (s, t) = fold_batchnorm(bn.gamma.val(), bn.beta.val(), bn.running_mean.value(),
-//!                             bn.running_var.value(), bn.epsilon);
-//! let y = conv3d_fused_with(choice, x, w, b, Some(s), Some(t), Activation::Relu)?;
-//! ```
+//! The model's [`ConvBlock`](crate::model::ConvBlock) calls [`conv3d_fused_with`] on wgpu devices
+//! when its config says `kernels = "wgsl"` (the default): in training conv + bias fused, then the
+//! norm; at inference BatchNorm folded by [`fold_batchnorm`] into the epilogue, so conv + bias +
+//! norm + activation is one dispatch.
 //!
 //! Layout: `direct_*` (forward and input-gradient kernel), `weight_grad_kernel` (weight
 //! gradient, slice sums, channel sums), `launch*` (dispatch on `CubeBackend`), `extension` +
@@ -24,7 +18,6 @@
 pub mod activation;
 pub mod api;
 pub mod autodiff;
-pub mod bench;
 pub mod direct_kernel;
 pub mod direct_tiling;
 pub mod extension;
@@ -35,7 +28,7 @@ pub mod reference;
 pub mod weight_grad_kernel;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use activation::Activation;
 pub use api::{KernelChoice, conv3d_fused, conv3d_fused_with, wgsl_available};

@@ -1,7 +1,9 @@
 //! The U-Net's building blocks: conv → norm → activation, two of them, and the up-sampling step.
 //!
-//! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`], so a fused
-//! hand-written kernel (conv + norm + activation) can later replace it in one place.
+//! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`]: on wgpu devices
+//! with `kernels = "wgsl"` it runs the hand-written WGSL kernels of [`crate::kernels`] (conv +
+//! bias, plus the folded BatchNorm and the activation at inference, in one dispatch); everywhere
+//! else burn's own `Conv3d`.
 
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{
@@ -11,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 
 use super::config::{Activation, Norm};
+use crate::kernels::{self, KernelChoice, fold_batchnorm, wgsl_available};
 
 /// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
 #[derive(Module, Debug)]
@@ -52,6 +55,9 @@ pub struct ConvBlockConfig {
     /// Activation after the normalisation.
     #[config(default = "Activation::Relu")]
     pub activation: Activation,
+    /// Convolution implementation on wgpu devices.
+    #[config(default = "KernelChoice::Wgsl")]
+    pub kernels: KernelChoice,
 }
 
 /// 3×3×3 convolution (same padding, with bias) → normalisation → activation.
@@ -64,6 +70,9 @@ pub struct ConvBlock {
     /// Its activation (a constant, not a parameter).
     #[module(skip)]
     pub activation: Activation,
+    /// Which convolution implementation runs on wgpu devices (a setting, not a parameter).
+    #[module(skip)]
+    pub kernels: KernelChoice,
 }
 
 impl ConvBlockConfig {
@@ -75,6 +84,7 @@ impl ConvBlockConfig {
                 .init(device),
             norm: NormLayer::new(&self.norm, self.channels[1], device),
             activation: self.activation.clone(),
+            kernels: self.kernels,
         }
     }
 }
@@ -84,10 +94,56 @@ impl ConvBlock {
     /// - input: `[batch, in, depth, height, width]`
     /// - output: `[batch, out, depth, height, width]`
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = self.norm.forward(self.conv.forward(x));
+        if self.kernels == KernelChoice::Wgsl && wgsl_available(&x.device()) {
+            return self.forward_wgsl(x);
+        }
+        self.activate(self.norm.forward(self.conv.forward(x)))
+    }
+
+    fn activate(&self, x: Tensor<5>) -> Tensor<5> {
         match self.activation {
             Activation::Relu => relu(x),
             Activation::LeakyRelu(slope) => leaky_relu(x, slope),
+        }
+    }
+
+    fn kernel_activation(&self) -> kernels::Activation {
+        match self.activation {
+            Activation::Relu => kernels::Activation::Relu,
+            Activation::LeakyRelu(slope) => kernels::Activation::LeakyRelu(slope as f32),
+        }
+    }
+
+    /// The WGSL path. What follows the convolution decides how much fuses into its epilogue:
+    /// nothing needs statistics of the conv output (no norm, or BatchNorm at inference, folded
+    /// into a per-channel scale and shift) → conv + bias + norm + activation in one dispatch;
+    /// a norm that computes statistics of this batch (InstanceNorm, BatchNorm in training) →
+    /// conv + bias fused, then the norm and activation as burn ops.
+    fn forward_wgsl(&self, x: Tensor<5>) -> Tensor<5> {
+        let weight = self.conv.weight.val();
+        let bias = self.conv.bias.as_ref().map(|b| b.val());
+        let training = x.device().is_autodiff();
+        let fused = |scale, shift, act| {
+            kernels::conv3d_fused_with(KernelChoice::Wgsl, x, weight, bias, scale, shift, act)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        match &self.norm {
+            NormLayer::Identity(_) => fused(None, None, self.kernel_activation()),
+            NormLayer::Batch(bn) if !(training && bn.training.is_enabled()) => {
+                let device = bn.gamma.device();
+                let (scale, shift) = fold_batchnorm(
+                    bn.gamma.val(),
+                    bn.beta.val(),
+                    bn.running_mean.value().to_device(&device),
+                    bn.running_var.value().to_device(&device),
+                    bn.epsilon,
+                );
+                fused(Some(scale), Some(shift), self.kernel_activation())
+            }
+            norm => {
+                let z = fused(None, None, kernels::Activation::Identity);
+                self.activate(norm.forward(z))
+            }
         }
     }
 }
@@ -107,12 +163,14 @@ impl DoubleConv {
         channels: [usize; 3],
         norm: &Norm,
         activation: &Activation,
+        kernels: KernelChoice,
         device: &Device,
     ) -> Self {
         let block = |c: [usize; 2]| {
             ConvBlockConfig::new(c)
                 .with_norm(norm.clone())
                 .with_activation(activation.clone())
+                .with_kernels(kernels)
                 .init(device)
         };
         DoubleConv {
@@ -146,6 +204,7 @@ impl UpBlock {
         kernel: [usize; 3],
         norm: &Norm,
         activation: &Activation,
+        kernels: KernelChoice,
         device: &Device,
     ) -> Self {
         let [up, skip, out] = channels;
@@ -153,7 +212,7 @@ impl UpBlock {
             up: ConvTranspose3dConfig::new([up, up], kernel)
                 .with_stride(kernel)
                 .init(device),
-            convs: DoubleConv::new([up + skip, out, out], norm, activation, device),
+            convs: DoubleConv::new([up + skip, out, out], norm, activation, kernels, device),
         }
     }
 

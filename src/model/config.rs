@@ -7,6 +7,7 @@
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::kernels::KernelChoice;
 
 /// Names accepted by [`UNet3dConfig::preset`].
 pub const PRESETS: [&str; 3] = ["paper", "small", "tiny"];
@@ -61,6 +62,10 @@ pub struct UNet3dConfig {
     /// each entry 1 or 2, e.g. `[1, 2, 2]` keeps thick slices unpooled.
     #[config(default = "vec![[2, 2, 2]; 3]")]
     pub pool_kernels: Vec<[usize; 3]>,
+    /// 3×3×3 convolution implementation on wgpu devices: the hand-written WGSL kernels (`wgsl`)
+    /// or burn's built-in conv3d (`builtin`). Other devices always use burn's ops.
+    #[config(default = "KernelChoice::Wgsl")]
+    pub kernels: KernelChoice,
 }
 
 impl UNet3dConfig {

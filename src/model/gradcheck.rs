@@ -21,9 +21,9 @@ use super::{Activation, Norm, UNet3d, UNet3dConfig};
 use crate::util::rng::Rng;
 
 /// Redraws every float parameter in `dtype`: weights ~ N(0, 2/fan_in), 1-D ones ~ 1 + 0.2·N(0, 1).
-struct Redraw {
-    rng: Rng,
-    dtype: DType,
+pub(super) struct Redraw {
+    pub(super) rng: Rng,
+    pub(super) dtype: DType,
 }
 
 impl ModuleMapper for Redraw {
@@ -66,9 +66,9 @@ impl ModuleMapper for Nudge {
 }
 
 /// Every float parameter's id and flat gradient, in visit order.
-struct Collect<'a> {
-    grads: &'a burn::tensor::Gradients,
-    out: Vec<(ParamId, Vec<f64>)>,
+pub(super) struct Collect<'a> {
+    pub(super) grads: &'a burn::tensor::Gradients,
+    pub(super) out: Vec<(ParamId, Vec<f64>)>,
 }
 
 impl ModuleVisitor for Collect<'_> {
@@ -80,7 +80,7 @@ impl ModuleVisitor for Collect<'_> {
     }
 }
 
-fn to_f64(data: TensorData) -> Vec<f64> {
+pub(super) fn to_f64(data: TensorData) -> Vec<f64> {
     data.convert::<f64>().try_into_vec::<f64>().unwrap()
 }
 

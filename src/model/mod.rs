@@ -10,6 +10,8 @@ pub mod unet;
 
 #[cfg(test)]
 mod gradcheck;
+#[cfg(test)]
+mod wgsl_equivalence;
 
 pub use blocks::{ConvBlock, ConvBlockConfig, DoubleConv, NormLayer, UpBlock};
 pub use config::{Activation, MAX_DEPTH, Norm, PRESETS, UNet3dConfig};

@@ -47,11 +47,17 @@ impl UNet3dConfig {
     /// Validates the configuration and creates the network with burn's default initialisation.
     pub fn init(&self, device: &Device) -> Result<UNet3d> {
         self.validate()?;
-        let (norm, act) = (&self.norm, &self.activation);
+        let (norm, act, kernels) = (&self.norm, &self.activation, self.kernels);
         let encoder = (0..self.depth)
-            .map(|l| DoubleConv::new(self.encoder_channels(l), norm, act, device))
+            .map(|l| DoubleConv::new(self.encoder_channels(l), norm, act, kernels, device))
             .collect();
-        let bottom = DoubleConv::new(self.encoder_channels(self.depth), norm, act, device);
+        let bottom = DoubleConv::new(
+            self.encoder_channels(self.depth),
+            norm,
+            act,
+            kernels,
+            device,
+        );
         let decoder = (0..self.depth)
             .map(|l| {
                 UpBlock::new(
@@ -59,6 +65,7 @@ impl UNet3dConfig {
                     self.pool_kernels[l],
                     norm,
                     act,
+                    kernels,
                     device,
                 )
             })

@@ -81,7 +81,7 @@ pub fn train(
     let started = Instant::now();
     install_ctrlc();
     let last_dir = checkpoints_dir(run).join("last");
-    let cfg = prepare_run_folder(run, cfg, opts, &last_dir)?;
+    let cfg = prepare_run_folder(run, cfg, opts, &last_dir, backend)?;
     let classes = dataset.spec.num_classes();
     if cfg.model.num_classes != classes {
         return Err(Error::config(format!(
@@ -349,6 +349,7 @@ fn prepare_run_folder(
     cfg: TrainConfig,
     opts: &TrainOptions,
     last: &Path,
+    backend: &Backend,
 ) -> Result<TrainConfig> {
     let config_path = run.join("config.json");
     if opts.resume {
@@ -360,6 +361,8 @@ fn prepare_run_folder(
         if let Some(n) = opts.iterations {
             saved.iterations = n;
         }
+        // The kernel choice changes speed, not results, so `--kernels` may differ on resume.
+        saved.model.kernels = backend.kernels_for(saved.model.kernels);
         let json = serde_json::to_string_pretty(&saved).expect("config serialises");
         fsio::write_atomic(&config_path, json.as_bytes())?;
         return Ok(saved);
@@ -374,6 +377,7 @@ fn prepare_run_folder(
     if let Some(n) = opts.iterations {
         cfg.iterations = n;
     }
+    cfg.model.kernels = backend.kernels_for(cfg.model.kernels);
     cfg.validate()?;
     fsio::create_dir(run)?;
     let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
