@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing only; each command calls one library function.
 
+mod bench_cmd;
 mod data_cmds;
 mod demo_cmd;
 mod infer_cmds;
@@ -9,6 +10,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{Backend, DeviceChoice};
+use bench_cmd::BenchArgs;
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
 use demo_cmd::DemoArgs;
 use infer_cmds::{EvaluateArgs, PredictArgs, ReportArgs};
@@ -46,6 +48,9 @@ pub enum Command {
     Report(ReportArgs),
     /// The whole pipeline on synthetic phantoms: data, explore, train, evaluate on held-out cases.
     Demo(DemoArgs),
+    /// Time conv layers, the U-Net, a training step and sliding-window inference on every backend
+    /// (flex, each wgpu adapter with built-in and WGSL kernels): table, bench.json, chart.
+    Bench(BenchArgs),
 }
 
 /// Backend choice shared by every computing command.
@@ -54,12 +59,16 @@ pub struct DeviceArgs {
     /// auto: a wgpu GPU if one exists, else flex; wgpu-cpu: wgpu on a software adapter (lavapipe).
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
+    /// 3×3×3 convolutions on wgpu: the hand-written WGSL kernels or burn's built-in conv3d
+    /// (default: the model config's, which defaults to wgsl). Ignored on flex.
+    #[arg(long, value_enum)]
+    pub kernels: Option<crate::kernels::KernelChoice>,
 }
 
 impl DeviceArgs {
     /// Selects the backend and prints what was chosen.
     pub fn select(&self) -> Result<Backend> {
-        let b = Backend::select(self.device)?;
+        let b = Backend::select(self.device)?.with_kernels(self.kernels);
         println!("backend: {}", b.describe());
         Ok(b)
     }
@@ -76,6 +85,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(a) => infer_cmds::evaluate_cmd(a),
         Command::Report(a) => infer_cmds::report_cmd(a),
         Command::Demo(a) => demo_cmd::demo_cmd(a),
+        Command::Bench(a) => bench_cmd::bench_cmd(a),
     }
 }
 

@@ -1,0 +1,105 @@
+//! What a benchmark run measures: the workloads, their shapes and the repetition counts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::train::TrainConfig;
+
+/// One measured operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// One 3×3×3 conv layer (+ bias + ReLU), forward.
+    ConvForward,
+    /// The same layer, forward + backward (gradients of input, weight and bias).
+    ConvTrain,
+    /// The U-Net forward at the inference patch and window batch.
+    UnetForward,
+    /// One training step: forward, loss, backward and optimiser update.
+    TrainStep,
+    /// Sliding-window inference over a whole prostate-sized volume.
+    SlidingWindow,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 5] = [
+        Workload::ConvForward,
+        Workload::ConvTrain,
+        Workload::UnetForward,
+        Workload::TrainStep,
+        Workload::SlidingWindow,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::ConvForward => "conv3d forward",
+            Workload::ConvTrain => "conv3d fwd+bwd",
+            Workload::UnetForward => "U-Net forward",
+            Workload::TrainStep => "training step",
+            Workload::SlidingWindow => "sliding window",
+        }
+    }
+}
+
+/// Shapes and repetitions of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchConfig {
+    /// Training preset whose model, patch and batch the U-Net workloads use.
+    pub preset: String,
+    pub train: TrainConfig,
+    /// Conv layer: `[batch, channels, d, h, w]`, channels → channels.
+    pub conv: [usize; 5],
+    /// Sliding-window volume `[d, h, w]` (already at the model's spacing).
+    pub volume: [usize; 3],
+    pub workloads: Vec<Workload>,
+    /// Untimed calls before timing (at least 1: the first call is reported apart).
+    pub warmup: usize,
+    /// Timed calls.
+    pub reps: usize,
+    /// Seed of the random inputs and weights.
+    pub seed: u64,
+}
+
+impl BenchConfig {
+    /// Realistic shapes: the preset's model, patch and batch; a 32→32 conv at 32³ (the issue's
+    /// reference shape); a volume of 24 slices of 192×192 (an NCI-ISBI scan resampled to 1 mm).
+    pub fn standard(preset: &str) -> Result<Self> {
+        Ok(BenchConfig {
+            preset: preset.to_string(),
+            train: TrainConfig::preset(preset)?,
+            conv: [1, 32, 32, 32, 32],
+            volume: [24, 192, 192],
+            workloads: Workload::ALL.to_vec(),
+            warmup: 1,
+            reps: 5,
+            seed: 7,
+        })
+    }
+
+    /// Tiny shapes and two repetitions: a smoke test that every path runs (CI), not a measurement.
+    pub fn quick() -> Result<Self> {
+        Ok(BenchConfig {
+            preset: "tiny".into(),
+            train: TrainConfig::preset("tiny")?,
+            conv: [1, 4, 8, 8, 8],
+            volume: [12, 40, 40],
+            workloads: Workload::ALL.to_vec(),
+            warmup: 1,
+            reps: 2,
+            seed: 7,
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.warmup == 0 || self.reps == 0 {
+            return Err(Error::config("bench: warmup and reps must be >= 1"));
+        }
+        if self.conv.iter().any(|&v| v == 0) || self.volume.iter().any(|&v| v == 0) {
+            return Err(Error::config("bench: shapes must be non-zero"));
+        }
+        if self.workloads.is_empty() {
+            return Err(Error::config("bench: no workloads selected"));
+        }
+        self.train.validate()
+    }
+}

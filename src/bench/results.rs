@@ -1,0 +1,301 @@
+//! Running every workload on every target, and the three outputs: a Markdown table, `bench.json`
+//! and a PNG bar chart.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{BenchConfig, Workload};
+use super::target::{BenchTarget, kernel_name};
+use super::workloads::{WorkloadResult, run_workload};
+use crate::error::{Error, Result};
+use crate::report::bar::{BarChart, BarGroup};
+use crate::report::chart::series_color;
+use crate::util::fsio;
+
+/// One (target, workload) measurement, or why it failed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchRow {
+    pub target: String,
+    /// Backend, adapter name, graphics API and type.
+    pub backend: String,
+    pub kernels: String,
+    pub workload: Workload,
+    pub result: Option<WorkloadResult>,
+    pub error: Option<String>,
+    /// Baseline median / this median for the same workload (> 1: faster than the baseline).
+    pub speedup: Option<f64>,
+}
+
+/// Where and with what a run was made.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub os: String,
+    pub arch: String,
+    pub cpu: String,
+    pub threads: usize,
+    pub unet3d_version: String,
+    pub burn_version: String,
+}
+
+impl Machine {
+    fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            cpu,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            unet3d_version: env!("CARGO_PKG_VERSION").into(),
+            burn_version: "0.22.1".into(),
+        }
+    }
+}
+
+/// Everything one `unet3d bench` measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchRun {
+    pub machine: Machine,
+    pub config: BenchConfig,
+    /// Target label the speed-ups are relative to.
+    pub baseline: String,
+    pub rows: Vec<BenchRow>,
+    pub total_s: f64,
+}
+
+/// Runs every workload of `cfg` on every target (a failure is recorded in its row, not fatal),
+/// printing each row as it finishes. Speed-ups are against the target whose label contains
+/// `baseline` (default: the first target).
+pub fn run_bench(
+    cfg: &BenchConfig,
+    targets: &[BenchTarget],
+    baseline: Option<&str>,
+) -> Result<BenchRun> {
+    cfg.validate()?;
+    let base = match baseline {
+        None => targets.first().map(|t| t.label.clone()),
+        Some(b) => targets
+            .iter()
+            .find(|t| t.label.contains(b))
+            .map(|t| t.label.clone()),
+    }
+    .ok_or_else(|| {
+        let labels: Vec<_> = targets.iter().map(|t| t.label.as_str()).collect();
+        Error::config(format!(
+            "bench: no target matches baseline {baseline:?}; targets: {}",
+            labels.join(", ")
+        ))
+    })?;
+    let started = std::time::Instant::now();
+    let mut rows = Vec::new();
+    for t in targets {
+        for &w in &cfg.workloads {
+            let outcome = catch_unwind(AssertUnwindSafe(|| run_workload(w, t, cfg)));
+            let (result, error) = match outcome {
+                Ok(Ok(r)) => (Some(r), None),
+                Ok(Err(e)) => (None, Some(e.to_string())),
+                Err(p) => (None, Some(panic_message(&p))),
+            };
+            let row = BenchRow {
+                target: t.label.clone(),
+                backend: t.backend.describe(),
+                kernels: kernel_name(t.kernels).into(),
+                workload: w,
+                result,
+                error,
+                speedup: None,
+            };
+            eprintln!("{}", progress_line(&row));
+            rows.push(row);
+        }
+    }
+    for i in 0..rows.len() {
+        let base_median = rows
+            .iter()
+            .find(|r| r.target == base && r.workload == rows[i].workload)
+            .and_then(|r| r.result.as_ref())
+            .map(|r| r.measurement.median());
+        if let (Some(b), Some(r)) = (base_median, rows[i].result.as_ref()) {
+            rows[i].speedup = Some(b / r.measurement.median());
+        }
+    }
+    Ok(BenchRun {
+        machine: Machine::detect(),
+        config: cfg.clone(),
+        baseline: base,
+        rows,
+        total_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
+
+fn progress_line(r: &BenchRow) -> String {
+    match (&r.result, &r.error) {
+        (Some(res), _) => format!(
+            "{:<40} {:<16} median {:.4} s (first call {:.2} s)",
+            r.target,
+            r.workload.name(),
+            res.measurement.median(),
+            res.measurement.first_call_s
+        ),
+        (None, Some(e)) => format!("{:<40} {:<16} failed: {e}", r.target, r.workload.name()),
+        (None, None) => String::new(),
+    }
+}
+
+impl BenchRun {
+    /// The table: one line per (target, workload).
+    pub fn to_markdown(&self) -> String {
+        let m = &self.machine;
+        let mut s = format!(
+            "unet3d bench — {} ({} threads, {} {}), unet3d {}, burn {}; preset {}, {} timed reps after {} warm-up; speed-up vs {}\n\n",
+            m.cpu,
+            m.threads,
+            m.os,
+            m.arch,
+            m.unet3d_version,
+            m.burn_version,
+            self.config.preset,
+            self.config.reps,
+            self.config.warmup,
+            self.baseline
+        );
+        s += "| target | workload | shape | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | reserved MB | speed-up |\n";
+        s += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        for r in &self.rows {
+            match &r.result {
+                Some(res) => {
+                    let me = &res.measurement;
+                    let med = me.median();
+                    s += &format!(
+                        "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+                        r.target,
+                        r.workload.name(),
+                        res.shape,
+                        med,
+                        me.min(),
+                        me.max(),
+                        me.first_call_s,
+                        res.voxels / med / 1e6,
+                        res.flops / med / 1e9,
+                        res.reserved_bytes
+                            .map_or("–".into(), |b| format!("{:.0}", b as f64 / 1e6)),
+                        r.speedup.map_or("–".into(), |x| format!("{x:.2}×")),
+                    )
+                }
+                None => {
+                    s += &format!(
+                        "| {} | {} | failed: {} | | | | | | | | |\n",
+                        r.target,
+                        r.workload.name(),
+                        r.error.as_deref().unwrap_or("?").replace('|', "/")
+                    )
+                }
+            }
+        }
+        s += &format!("\ntotal {:.0} s\n", self.total_s);
+        s
+    }
+
+    /// Median seconds per workload and target, log scale.
+    pub fn chart(&self) -> BarChart {
+        let mut targets: Vec<String> = Vec::new();
+        for r in &self.rows {
+            if !targets.contains(&r.target) {
+                targets.push(r.target.clone());
+            }
+        }
+        let groups = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| BarGroup {
+                name: t.clone(),
+                values: self
+                    .config
+                    .workloads
+                    .iter()
+                    .map(|w| {
+                        self.rows
+                            .iter()
+                            .find(|r| &r.target == t && r.workload == *w)
+                            .and_then(|r| r.result.as_ref())
+                            .map_or(f64::NAN, |r| r.measurement.median())
+                    })
+                    .collect(),
+                color: series_color(i),
+            })
+            .collect();
+        BarChart {
+            title: format!("unet3d bench: median time per call ({})", self.machine.cpu),
+            y_label: "seconds (log scale, lower is faster)".into(),
+            categories: self
+                .config
+                .workloads
+                .iter()
+                .map(|w| w.name().to_string())
+                .collect(),
+            groups,
+            log_y: true,
+            value_labels: true,
+        }
+    }
+
+    /// Writes `bench.md`, `bench.json` and `bench.png` into `dir` (atomically each).
+    pub fn save(&self, dir: &Path) -> Result<[PathBuf; 3]> {
+        fsio::create_dir(dir)?;
+        let md = dir.join("bench.md");
+        fsio::write_atomic(&md, self.to_markdown().as_bytes())?;
+        let json = dir.join("bench.json");
+        let text = serde_json::to_string_pretty(self).expect("bench results serialise");
+        fsio::write_atomic(&json, text.as_bytes())?;
+        let png = dir.join("bench.png");
+        self.chart().save(&png)?;
+        Ok([md, json, png])
+    }
+
+    /// Every row has a result whose figures are finite and positive (the `--quick` smoke check).
+    pub fn check_complete(&self) -> Result<()> {
+        for r in &self.rows {
+            let Some(res) = &r.result else {
+                return Err(Error::config(format!(
+                    "bench: {} / {} failed: {}",
+                    r.target,
+                    r.workload.name(),
+                    r.error.as_deref().unwrap_or("?")
+                )));
+            };
+            let m = &res.measurement;
+            let figures = [
+                m.median(),
+                m.min(),
+                m.max(),
+                m.first_call_s,
+                res.flops,
+                res.voxels,
+            ];
+            if figures.iter().any(|v| !(v.is_finite() && *v > 0.0)) || r.speedup.is_none() {
+                return Err(Error::config(format!(
+                    "bench: {} / {} has a missing, non-finite or non-positive figure",
+                    r.target,
+                    r.workload.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

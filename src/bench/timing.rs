@@ -1,0 +1,90 @@
+//! Timing one workload: warm-up calls apart, then timed calls that each end in a device sync.
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::sync;
+use crate::error::Result;
+
+/// Seconds of the first call (compilation, autotuning) and of every timed call.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Measurement {
+    pub first_call_s: f64,
+    pub samples_s: Vec<f64>,
+}
+
+impl Measurement {
+    pub fn median(&self) -> f64 {
+        let mut v = self.samples_s.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+
+    pub fn min(&self) -> f64 {
+        self.samples_s.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    pub fn max(&self) -> f64 {
+        self.samples_s.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// Runs `f` `warmup` times untimed (timing only the first) and `reps` times timed; the device is
+/// synchronised before every clock stop so queued GPU work is counted.
+pub fn measure(
+    device: &Device,
+    warmup: usize,
+    reps: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<Measurement> {
+    let mut first_call_s = 0.0;
+    for i in 0..warmup.max(1) {
+        let t = Instant::now();
+        f()?;
+        sync(device);
+        if i == 0 {
+            first_call_s = t.elapsed().as_secs_f64();
+        }
+    }
+    let mut samples_s = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        sync(device);
+        samples_s.push(t.elapsed().as_secs_f64());
+    }
+    Ok(Measurement {
+        first_call_s,
+        samples_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_of_samples() {
+        let m = Measurement {
+            first_call_s: 9.0,
+            samples_s: vec![3.0, 1.0, 2.0, 10.0],
+        };
+        assert_eq!(m.median(), 2.5);
+        assert_eq!(m.min(), 1.0);
+        assert_eq!(m.max(), 10.0);
+        let mut calls = 0;
+        let m = measure(&Device::flex(), 2, 3, || {
+            calls += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((calls, m.samples_s.len()), (5, 3));
+    }
+}

@@ -1,0 +1,87 @@
+//! `unet3d bench`: every backend and kernel choice on the same workloads, in one run.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::bench::target::BackendFamily;
+use crate::bench::{BenchConfig, Workload, run_bench, targets};
+use crate::kernels::KernelChoice;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Backend families to measure (default: flex and every wgpu adapter).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "flex,wgpu")]
+    pub backends: Vec<BackendFamily>,
+    /// Convolution implementations to measure on each wgpu adapter.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "builtin,wgsl"
+    )]
+    pub kernels: Vec<KernelChoice>,
+    /// Workloads (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub workloads: Vec<Workload>,
+    /// Training preset whose model, patch and batch the U-Net workloads use.
+    #[arg(long, default_value = "demo")]
+    pub preset: String,
+    /// Tiny shapes and 2 repetitions: checks every path runs and every figure is finite (CI).
+    #[arg(long)]
+    pub quick: bool,
+    /// Timed repetitions per workload (default 5; 2 with --quick).
+    #[arg(long)]
+    pub reps: Option<usize>,
+    /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3).
+    #[arg(long, value_delimiter = ',', num_args = 5)]
+    pub conv: Option<Vec<usize>>,
+    /// Sliding-window volume `d,h,w`.
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    pub volume: Option<Vec<usize>>,
+    /// Speed-ups are relative to the first target whose label contains this (default: the first).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Folder for bench.md, bench.json and bench.png.
+    #[arg(long, default_value = "bench-out")]
+    pub out: PathBuf,
+}
+
+pub fn bench_cmd(a: BenchArgs) -> Result<()> {
+    let mut cfg = if a.quick {
+        BenchConfig::quick()?
+    } else {
+        BenchConfig::standard(&a.preset)?
+    };
+    if !a.workloads.is_empty() {
+        cfg.workloads = a.workloads.clone();
+    }
+    if let Some(r) = a.reps {
+        cfg.reps = r;
+    }
+    if let Some(c) = &a.conv {
+        cfg.conv = [c[0], c[1], c[2], c[3], c[4]];
+    }
+    if let Some(v) = &a.volume {
+        cfg.volume = [v[0], v[1], v[2]];
+    }
+    let targets = targets(&a.backends, &a.kernels)?;
+    for t in &targets {
+        println!("target: {} — {}", t.label, t.backend.describe());
+    }
+    let run = run_bench(&cfg, &targets, a.baseline.as_deref())?;
+    print!("{}", run.to_markdown());
+    let [md, json, png] = run.save(&a.out)?;
+    println!(
+        "wrote {}, {} and {}",
+        md.display(),
+        json.display(),
+        png.display()
+    );
+    if a.quick {
+        run.check_complete()?;
+        println!("quick bench: every row complete, every figure finite and positive");
+    }
+    Ok(())
+}
