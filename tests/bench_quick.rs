@@ -14,7 +14,14 @@ fn quick_bench_writes_a_complete_table_json_and_chart() {
     // Without the CI flag, flex only: a machine without an adapter must not fail this test.
     let backends = if wgpu { "flex,wgpu" } else { "flex" };
     let status = Command::new(env!("CARGO_BIN_EXE_unet3d"))
-        .args(["bench", "--quick", "--kernels", "wgsl", "--backends", backends])
+        .args([
+            "bench",
+            "--quick",
+            "--kernels",
+            "wgsl",
+            "--backends",
+            backends,
+        ])
         .arg("--out")
         .arg(&out)
         .status()
