@@ -39,6 +39,11 @@ impl Workload {
             Workload::SlidingWindow => "sliding window",
         }
     }
+
+    /// Whether the workload runs once per conv shape.
+    pub fn is_conv(&self) -> bool {
+        matches!(self, Workload::ConvForward | Workload::ConvTrain)
+    }
 }
 
 /// Shapes and repetitions of a run.
@@ -47,8 +52,9 @@ pub struct BenchConfig {
     /// Training preset whose model, patch and batch the U-Net workloads use.
     pub preset: String,
     pub train: TrainConfig,
-    /// Conv layer: `[batch, channels, d, h, w]`, channels → channels.
-    pub conv: [usize; 5],
+    /// Conv layer shapes `[batch, channels, d, h, w]`, channels → channels; each conv workload
+    /// runs once per shape.
+    pub conv: Vec<[usize; 5]>,
     /// Sliding-window volume `[d, h, w]` (already at the model's spacing).
     pub volume: [usize; 3],
     pub workloads: Vec<Workload>,
@@ -61,13 +67,18 @@ pub struct BenchConfig {
 }
 
 impl BenchConfig {
-    /// Realistic shapes: the preset's model, patch and batch; a 32→32 conv at 32³ (the issue's
-    /// reference shape); a volume of 24 slices of 192×192 (an NCI-ISBI scan resampled to 1 mm).
+    /// Realistic shapes: the preset's model, patch and batch; the paper U-Net's conv layers
+    /// 32→32 at 32³ and at 16×64×64, 64→64 at 16³; a volume of 24 slices of 192×192 (an
+    /// NCI-ISBI scan resampled to 1 mm).
     pub fn standard(preset: &str) -> Result<Self> {
         Ok(BenchConfig {
             preset: preset.to_string(),
             train: TrainConfig::preset(preset)?,
-            conv: [1, 32, 32, 32, 32],
+            conv: vec![
+                [1, 32, 32, 32, 32],
+                [1, 32, 16, 64, 64],
+                [1, 64, 16, 16, 16],
+            ],
             volume: [24, 192, 192],
             workloads: Workload::ALL.to_vec(),
             warmup: 1,
@@ -81,7 +92,7 @@ impl BenchConfig {
         Ok(BenchConfig {
             preset: "tiny".into(),
             train: TrainConfig::preset("tiny")?,
-            conv: [1, 4, 8, 8, 8],
+            conv: vec![[1, 4, 8, 8, 8]],
             volume: [12, 40, 40],
             workloads: Workload::ALL.to_vec(),
             warmup: 1,
@@ -94,7 +105,8 @@ impl BenchConfig {
         if self.warmup == 0 || self.reps == 0 {
             return Err(Error::config("bench: warmup and reps must be >= 1"));
         }
-        if self.conv.iter().any(|&v| v == 0) || self.volume.iter().any(|&v| v == 0) {
+        let zero_conv = self.conv.iter().flatten().any(|&v| v == 0);
+        if self.conv.is_empty() || zero_conv || self.volume.iter().any(|&v| v == 0) {
             return Err(Error::config("bench: shapes must be non-zero"));
         }
         if self.workloads.is_empty() {

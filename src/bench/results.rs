@@ -22,6 +22,8 @@ pub struct BenchRow {
     pub backend: String,
     pub kernels: String,
     pub workload: Workload,
+    /// Workload name, with the layer shape for conv workloads (rows with the same case compare).
+    pub case: String,
     pub result: Option<WorkloadResult>,
     pub error: Option<String>,
     /// Baseline median / this median for the same workload (> 1: faster than the baseline).
@@ -98,8 +100,8 @@ pub fn run_bench(
     let started = std::time::Instant::now();
     let mut rows = Vec::new();
     for t in targets {
-        for &w in &cfg.workloads {
-            let outcome = catch_unwind(AssertUnwindSafe(|| run_workload(w, t, cfg)));
+        for (w, conv) in cases(cfg) {
+            let outcome = catch_unwind(AssertUnwindSafe(|| run_workload(w, t, cfg, conv)));
             let (result, error) = match outcome {
                 Ok(Ok(r)) => (Some(r), None),
                 Ok(Err(e)) => (None, Some(e.to_string())),
@@ -110,6 +112,7 @@ pub fn run_bench(
                 backend: t.backend.describe(),
                 kernels: kernel_name(t.kernels).into(),
                 workload: w,
+                case: case_name(w, conv),
                 result,
                 error,
                 speedup: None,
@@ -121,7 +124,7 @@ pub fn run_bench(
     for i in 0..rows.len() {
         let base_median = rows
             .iter()
-            .find(|r| r.target == base && r.workload == rows[i].workload)
+            .find(|r| r.target == base && r.case == rows[i].case)
             .and_then(|r| r.result.as_ref())
             .map(|r| r.measurement.median());
         if let (Some(b), Some(r)) = (base_median, rows[i].result.as_ref()) {
@@ -137,6 +140,28 @@ pub fn run_bench(
     })
 }
 
+/// Every (workload, conv shape) to run: conv workloads once per shape, the others once.
+fn cases(cfg: &BenchConfig) -> Vec<(Workload, [usize; 5])> {
+    let mut out = Vec::new();
+    for &w in &cfg.workloads {
+        if w.is_conv() {
+            out.extend(cfg.conv.iter().map(|&c| (w, c)));
+        } else {
+            out.push((w, cfg.conv[0]));
+        }
+    }
+    out
+}
+
+fn case_name(w: Workload, conv: [usize; 5]) -> String {
+    if w.is_conv() {
+        let [_, c, d, h, wd] = conv;
+        format!("{} {c}→{c} {d}×{h}×{wd}", w.name())
+    } else {
+        w.name().to_string()
+    }
+}
+
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<String>()
         .cloned()
@@ -147,13 +172,13 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 fn progress_line(r: &BenchRow) -> String {
     match (&r.result, &r.error) {
         (Some(res), _) => format!(
-            "{:<40} {:<16} median {:.4} s (first call {:.2} s)",
+            "{:<40} {:<30} median {:.4} s (first call {:.2} s)",
             r.target,
-            r.workload.name(),
+            r.case,
             res.measurement.median(),
             res.measurement.first_call_s
         ),
-        (None, Some(e)) => format!("{:<40} {:<16} failed: {e}", r.target, r.workload.name()),
+        (None, Some(e)) => format!("{:<40} {:<30} failed: {e}", r.target, r.case),
         (None, None) => String::new(),
     }
 }
@@ -185,7 +210,7 @@ impl BenchRun {
                     s += &format!(
                         "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
                         r.target,
-                        r.workload.name(),
+                        r.case,
                         res.shape,
                         med,
                         me.min(),
@@ -202,7 +227,7 @@ impl BenchRun {
                     s += &format!(
                         "| {} | {} | failed: {} | | | | | | | | |\n",
                         r.target,
-                        r.workload.name(),
+                        r.case,
                         r.error.as_deref().unwrap_or("?").replace('|', "/")
                     )
                 }
@@ -212,12 +237,16 @@ impl BenchRun {
         s
     }
 
-    /// Median seconds per workload and target, log scale.
+    /// Median seconds per case and target, log scale.
     pub fn chart(&self) -> BarChart {
         let mut targets: Vec<String> = Vec::new();
+        let mut categories: Vec<String> = Vec::new();
         for r in &self.rows {
             if !targets.contains(&r.target) {
                 targets.push(r.target.clone());
+            }
+            if !categories.contains(&r.case) {
+                categories.push(r.case.clone());
             }
         }
         let groups = targets
@@ -225,14 +254,12 @@ impl BenchRun {
             .enumerate()
             .map(|(i, t)| BarGroup {
                 name: t.clone(),
-                values: self
-                    .config
-                    .workloads
+                values: categories
                     .iter()
-                    .map(|w| {
+                    .map(|c| {
                         self.rows
                             .iter()
-                            .find(|r| &r.target == t && r.workload == *w)
+                            .find(|r| &r.target == t && &r.case == c)
                             .and_then(|r| r.result.as_ref())
                             .map_or(f64::NAN, |r| r.measurement.median())
                     })
@@ -243,12 +270,7 @@ impl BenchRun {
         BarChart {
             title: format!("unet3d bench: median time per call ({})", self.machine.cpu),
             y_label: "seconds (log scale, lower is faster)".into(),
-            categories: self
-                .config
-                .workloads
-                .iter()
-                .map(|w| w.name().to_string())
-                .collect(),
+            categories,
             groups,
             log_y: true,
             value_labels: true,
@@ -275,7 +297,7 @@ impl BenchRun {
                 return Err(Error::config(format!(
                     "bench: {} / {} failed: {}",
                     r.target,
-                    r.workload.name(),
+                    r.case,
                     r.error.as_deref().unwrap_or("?")
                 )));
             };
@@ -291,8 +313,7 @@ impl BenchRun {
             if figures.iter().any(|v| !(v.is_finite() && *v > 0.0)) || r.speedup.is_none() {
                 return Err(Error::config(format!(
                     "bench: {} / {} has a missing, non-finite or non-positive figure",
-                    r.target,
-                    r.workload.name()
+                    r.target, r.case
                 )));
             }
         }

@@ -46,17 +46,19 @@ fn planned(cfg: &BenchConfig, kernels: KernelChoice) -> Result<TrainConfig> {
     Ok(tc)
 }
 
-/// Runs `workload` on `target` with `cfg`'s shapes and repetitions.
+/// Runs `workload` on `target` with `cfg`'s shapes and repetitions (`conv`: the conv layer
+/// shape, for the conv workloads).
 pub fn run_workload(
     workload: Workload,
     target: &BenchTarget,
     cfg: &BenchConfig,
+    conv: [usize; 5],
 ) -> Result<WorkloadResult> {
     let device = target.backend.device.clone();
     let mut rng = Rng::new(cfg.seed);
     let (shape, flops, voxels, measurement) = match workload {
         Workload::ConvForward | Workload::ConvTrain => {
-            let [n, c, d, h, w] = cfg.conv;
+            let [n, c, d, h, w] = conv;
             let train = workload == Workload::ConvTrain;
             let dev = if train {
                 device.clone().autodiff()
@@ -64,7 +66,7 @@ pub fn run_workload(
                 device.clone()
             };
             let fan_in = (c * 27) as f64;
-            let x = Tensor::<5>::from_data(random(&mut rng, &cfg.conv, 1.0), &dev);
+            let x = Tensor::<5>::from_data(random(&mut rng, &conv, 1.0), &dev);
             let wd = random(&mut rng, &[c, c, 3, 3, 3], (2.0 / fan_in).sqrt());
             let weight = Tensor::<5>::from_data(wd, &dev);
             let bias = Tensor::<1>::from_data(random(&mut rng, &[c], 0.1), &dev);
@@ -98,7 +100,7 @@ pub fn run_workload(
             let flops = 2.0 * (n * d * h * w * c * c * 27) as f64;
             let voxels = (n * d * h * w) as f64;
             let f = if train { 3.0 * flops } else { flops };
-            (format!("{:?} k3", cfg.conv), f, voxels, m)
+            (format!("{conv:?} k3"), f, voxels, m)
         }
         Workload::UnetForward => {
             let tc = planned(cfg, target.kernels)?;

@@ -34,9 +34,9 @@ pub struct BenchArgs {
     /// Timed repetitions per workload (default 5; 2 with --quick).
     #[arg(long)]
     pub reps: Option<usize>,
-    /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3).
-    #[arg(long, value_delimiter = ',', num_args = 5)]
-    pub conv: Option<Vec<usize>>,
+    /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3); repeat for several.
+    #[arg(long)]
+    pub conv: Vec<String>,
     /// Sliding-window volume `d,h,w`.
     #[arg(long, value_delimiter = ',', num_args = 3)]
     pub volume: Option<Vec<usize>>,
@@ -60,8 +60,12 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
     if let Some(r) = a.reps {
         cfg.reps = r;
     }
-    if let Some(c) = &a.conv {
-        cfg.conv = [c[0], c[1], c[2], c[3], c[4]];
+    if !a.conv.is_empty() {
+        cfg.conv = a
+            .conv
+            .iter()
+            .map(|c| parse_shape(c))
+            .collect::<Result<_>>()?;
     }
     if let Some(v) = &a.volume {
         cfg.volume = [v[0], v[1], v[2]];
@@ -84,4 +88,15 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
         println!("quick bench: every row complete, every figure finite and positive");
     }
     Ok(())
+}
+
+/// `"1,32,32,32,32"` → `[1, 32, 32, 32, 32]`.
+fn parse_shape(text: &str) -> Result<[usize; 5]> {
+    let v: Vec<usize> = text
+        .split(',')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("--conv {text:?}: {e}"))?;
+    <[usize; 5]>::try_from(v)
+        .map_err(|_| anyhow::anyhow!("--conv {text:?}: expected batch,channels,d,h,w"))
 }
