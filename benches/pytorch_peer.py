@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `unet3d bench`: the same U-Net and the same workloads on the same machine, so a
+ratio between the two can be stated honestly. Optional: needs `pip install torch` (the CPU wheel is
+enough); unet3d itself never calls it.
+
+    python3 benches/pytorch_peer.py [--device cpu|cuda|mps] [--reps 5] [--threads N] [--out DIR]
+
+The network matches unet3d's `demo` preset after its pooling plan (in 1, 3 classes, depth 3, base 8,
+InstanceNorm (affine), LeakyReLU 0.01, pooling [1,2,2], [2,2,2], [2,2,2], up-convolution with
+kernel = stride = pooling, 1x1x1 head); the shapes are `unet3d bench`'s defaults (`--preset demo`).
+Method as in unet3d: one untimed first call reported apart, then `reps` timed calls each ending in a
+device sync; median, min, max; GFLOP/s from the same analytic conv FLOP count.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BASE, DEPTH, CLASSES = 8, 3, 3
+POOLS = [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
+PATCH, BATCH, WINDOW_BATCH = (16, 40, 40), 2, 2
+CONVS = [(1, 32, 32, 32, 32), (1, 32, 16, 64, 64), (1, 64, 16, 16, 16)]
+VOLUME = (24, 192, 192)
+
+
+def block(cin, cout):
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, 3, padding=1),
+        nn.InstanceNorm3d(cout, affine=True),
+        nn.LeakyReLU(0.01),
+    )
+
+
+def double(cin, cmid, cout):
+    return nn.Sequential(block(cin, cmid), block(cmid, cout))
+
+
+class UNet3d(nn.Module):
+    """Cicek et al. 2016 channel plan: level l goes to BASE*2^l, then BASE*2^(l+1)."""
+
+    def __init__(self):
+        super().__init__()
+        enc = lambda l: (1 if l == 0 else BASE * 2**l, BASE * 2**l, BASE * 2 ** (l + 1))
+        self.encoder = nn.ModuleList(double(*enc(l)) for l in range(DEPTH))
+        self.bottom = double(*enc(DEPTH))
+        self.ups = nn.ModuleList()
+        self.decoder = nn.ModuleList()
+        for l in range(DEPTH):
+            up, skip = BASE * 2 ** (l + 2), BASE * 2 ** (l + 1)
+            self.ups.append(nn.ConvTranspose3d(up, up, POOLS[l], stride=POOLS[l]))
+            self.decoder.append(double(up + skip, skip, skip))
+        self.head = nn.Conv3d(BASE * 2, CLASSES, 1)
+
+    def forward(self, x):
+        skips = []
+        for l, convs in enumerate(self.encoder):
+            x = convs(x)
+            skips.append(x)
+            x = F.max_pool3d(x, POOLS[l])
+        x = self.bottom(x)
+        for l in reversed(range(DEPTH)):
+            x = self.decoder[l](torch.cat([self.ups[l](x), skips[l]], 1))
+        return self.head(x)
+
+
+def unet_flops_per_voxel():
+    """Forward FLOPs per input voxel, counted as unet3d's model_stats does (convs only)."""
+    macs, scale = 0.0, 1.0
+    for l in range(DEPTH + 1):
+        cin = 1 if l == 0 else BASE * 2**l
+        mid, out = BASE * 2**l, BASE * 2 ** (l + 1)
+        macs += 27 * (cin * mid + mid * out) / scale
+        if l < DEPTH:
+            scale *= math.prod(POOLS[l])
+    for l in reversed(range(DEPTH)):
+        scale /= math.prod(POOLS[l])
+        up, skip = BASE * 2 ** (l + 2), BASE * 2 ** (l + 1)
+        macs += up * up / scale + 27 * ((up + skip) * skip + skip * skip) / scale
+    macs += BASE * 2 * CLASSES
+    return 2 * macs
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def measure(device, reps, f):
+    t = time.perf_counter()
+    f()
+    sync(device)
+    first = time.perf_counter() - t
+    samples = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        sync(device)
+        samples.append(time.perf_counter() - t)
+    return first, samples
+
+
+def window_starts(size, patch, step=0.5):
+    if size <= patch:
+        return [0]
+    n = math.ceil((size - patch) / (patch * step)) + 1
+    return [round(i * (size - patch) / (n - 1)) for i in range(n)]
+
+
+def soft_dice_ce(logits, labels):
+    ce = F.cross_entropy(logits, labels)
+    p = logits.softmax(1)[:, 1:]
+    onehot = F.one_hot(labels, CLASSES).permute(0, 4, 1, 2, 3)[:, 1:].float()
+    dims = (0, 2, 3, 4)
+    dice = (2 * (p * onehot).sum(dims) + 1e-5) / (p.sum(dims) + onehot.sum(dims) + 1e-5)
+    return ce + 1 - dice.mean()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--volume", default=",".join(map(str, VOLUME)))
+    ap.add_argument("--out", default="bench-torch")
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    torch.manual_seed(7)
+    volume = tuple(int(v) for v in a.volume.split(","))
+    rows = []
+
+    def row(case, shape, flops, voxels, first, samples):
+        med = statistics.median(samples)
+        rows.append(dict(case=case, shape=shape, first_call_s=first, samples_s=samples,
+                         median_s=med, gflops=flops / med / 1e9, mvoxels=voxels / med / 1e6))
+        print(f"{case:<34} median {med:.4f} s  first {first:.2f} s  {flops / med / 1e9:.2f} GFLOP/s",
+              flush=True)
+
+    for n, c, d, h, w in CONVS:
+        conv = nn.Conv3d(c, c, 3, padding=1).to(dev)
+        x = torch.randn(n, c, d, h, w, device=dev)
+        flops = 2.0 * n * d * h * w * c * c * 27
+        with torch.no_grad():
+            first, s = measure(dev, a.reps, lambda: F.relu(conv(x)))
+        row(f"conv3d forward {c}->{c} {d}x{h}x{w}", [n, c, d, h, w], flops, n * d * h * w, first, s)
+        xg = x.clone().requires_grad_()
+
+        def train_conv():
+            F.relu(conv(xg)).sum().backward()
+
+        first, s = measure(dev, a.reps, train_conv)
+        row(f"conv3d fwd+bwd {c}->{c} {d}x{h}x{w}", [n, c, d, h, w], 3 * flops, n * d * h * w,
+            first, s)
+
+    fpv = unet_flops_per_voxel()
+    model = UNet3d().to(dev)
+    vox = math.prod(PATCH)
+    x = torch.randn(WINDOW_BATCH, 1, *PATCH, device=dev)
+    model.eval()
+    with torch.no_grad():
+        first, s = measure(dev, a.reps, lambda: model(x))
+    row("U-Net forward", [WINDOW_BATCH, 1, *PATCH], fpv * vox * WINDOW_BATCH, vox * WINDOW_BATCH,
+        first, s)
+
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=3e-5)
+    xb = torch.randn(BATCH, 1, *PATCH, device=dev)
+    labels = torch.randint(0, CLASSES, (BATCH, *PATCH), device=dev)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        soft_dice_ce(model(xb), labels).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+        opt.step()
+
+    first, s = measure(dev, a.reps, step)
+    row("training step", [BATCH, 1, *PATCH], 3 * fpv * vox * BATCH, vox * BATCH, first, s)
+
+    model.eval()
+    image = torch.randn(1, 1, *volume, device=dev)
+    sig = [p / 8 for p in PATCH]
+    g = torch.ones(PATCH, device=dev)
+    for ax, p in enumerate(PATCH):
+        c = torch.arange(p, device=dev, dtype=torch.float32) - (p - 1) / 2
+        shape = [1, 1, 1]
+        shape[ax] = p
+        g = g * torch.exp(-0.5 * (c / sig[ax]) ** 2).reshape(shape)
+    g = g / g.max()
+    starts = [window_starts(volume[i], PATCH[i]) for i in range(3)]
+    windows = [(z, y, x_) for z in starts[0] for y in starts[1] for x_ in starts[2]]
+
+    def sliding():
+        acc = torch.zeros(CLASSES, *volume, device=dev)
+        norm = torch.zeros(volume, device=dev)
+        with torch.no_grad():
+            for i in range(0, len(windows), WINDOW_BATCH):
+                chunk = windows[i:i + WINDOW_BATCH]
+                xs = torch.cat([image[..., z:z + PATCH[0], y:y + PATCH[1], x_:x_ + PATCH[2]]
+                                for z, y, x_ in chunk])
+                probs = model(xs).softmax(1)
+                for (z, y, x_), p in zip(chunk, probs):
+                    sl = (slice(z, z + PATCH[0]), slice(y, y + PATCH[1]), slice(x_, x_ + PATCH[2]))
+                    acc[(slice(None),) + sl] += p * g
+                    norm[sl] += g
+        return acc / norm
+
+    first, s = measure(dev, a.reps, sliding)
+    row("sliding window", list(volume) + [len(windows)], fpv * vox * len(windows),
+        math.prod(volume), first, s)
+
+    os.makedirs(a.out, exist_ok=True)
+    meta = dict(torch=torch.__version__, device=str(dev), threads=torch.get_num_threads(),
+                python=platform.python_version(), machine=platform.processor() or platform.machine())
+    with open(os.path.join(a.out, "bench-torch.json"), "w") as f:
+        json.dump(dict(meta=meta, rows=rows), f, indent=2)
+    print(f"\n| case | median s | GFLOP/s |  (torch {torch.__version__}, {dev}, "
+          f"{torch.get_num_threads()} threads)\n|---|---:|---:|")
+    for r in rows:
+        print(f"| {r['case']} | {r['median_s']:.4f} | {r['gflops']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
