@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::sync;
 use crate::error::Result;
+use crate::report::stats::median;
 
 /// Seconds of the first call (compilation, autotuning) and of every timed call.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -17,14 +18,7 @@ pub struct Measurement {
 
 impl Measurement {
     pub fn median(&self) -> f64 {
-        let mut v = self.samples_s.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
+        median(self.samples_s.iter().copied()).unwrap_or(f64::NAN)
     }
 
     pub fn min(&self) -> f64 {

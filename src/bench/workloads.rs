@@ -11,6 +11,7 @@ use super::timing::{Measurement, measure};
 use crate::error::Result;
 use crate::infer::predict_probabilities;
 use crate::infer::sliding_window::window_starts;
+use crate::kernels::api::wgpu_device;
 use crate::kernels::{Activation, KernelChoice, conv3d_fused_with};
 use crate::model::{UNet3dConfig, model_stats};
 use crate::train::TrainConfig;
@@ -178,15 +179,11 @@ fn unet_flops(model: &UNet3dConfig, patch: [usize; 3]) -> f64 {
 /// Bytes the cubecl allocator holds on a wgpu device (its pools keep their pages, so after a
 /// workload this is its high-water mark); `None` on flex.
 fn reserved_bytes(device: &Device) -> Option<u64> {
-    use burn::backend::DispatchDevice;
     use burn_cubecl::cubecl::MemoryScope;
-    match device.clone().inner().as_dispatch() {
-        DispatchDevice::Cube(cube) => Some(
-            cube.client()
-                .memory_report(MemoryScope::Device)
-                .usage()
-                .bytes_reserved,
-        ),
-        _ => None,
-    }
+    wgpu_device(device).map(|cube| {
+        cube.client()
+            .memory_report(MemoryScope::Device)
+            .usage()
+            .bytes_reserved
+    })
 }

@@ -26,7 +26,7 @@ pub enum KernelChoice {
 }
 
 /// The wgpu device behind `device` (looking through autodiff), if it is one.
-fn wgpu_device(device: &Device) -> Option<CubeDevice> {
+pub(crate) fn wgpu_device(device: &Device) -> Option<CubeDevice> {
     match device.clone().inner().as_dispatch() {
         DispatchDevice::Cube(d @ CubeDevice::Wgpu(_)) => Some(d.clone()),
         _ => None,

@@ -124,7 +124,7 @@ impl ConvBlock {
         let bias = self.conv.bias.as_ref().map(|b| b.val());
         let training = x.device().is_autodiff();
         let fused = |scale, shift, act| {
-            kernels::conv3d_fused_with(KernelChoice::Wgsl, x, weight, bias, scale, shift, act)
+            kernels::conv3d_fused(x, weight, bias, scale, shift, act)
                 .unwrap_or_else(|e| panic!("{e}"))
         };
         match &self.norm {
