@@ -156,7 +156,8 @@ fn cases(cfg: &BenchConfig) -> Vec<(Workload, [usize; 5])> {
 fn case_name(w: Workload, conv: [usize; 5]) -> String {
     if w.is_conv() {
         let [_, c, d, h, wd] = conv;
-        format!("{} {c}→{c} {d}×{h}×{wd}", w.name())
+        // ASCII: the chart's bitmap font has no arrows or multiplication signs.
+        format!("{} {c}->{c} {d}x{h}x{wd}", w.name())
     } else {
         w.name().to_string()
     }
@@ -200,7 +201,7 @@ impl BenchRun {
             self.config.warmup,
             self.baseline
         );
-        s += "| target | workload | shape | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | reserved MB | speed-up |\n";
+        s += "| target | workload | shape | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | device MB reserved so far | speed-up |\n";
         s += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         for r in &self.rows {
             match &r.result {

@@ -20,7 +20,7 @@ pub enum BackendFamily {
 /// One device and kernel choice to measure.
 #[derive(Clone, Debug)]
 pub struct BenchTarget {
-    /// Short row label, e.g. `flex` or `wgpu llvmpipe (Vulkan, Cpu) wgsl`.
+    /// Short row label, e.g. `flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub label: String,
     pub backend: Backend,
     /// Convolution implementation (always burn's ops on flex).
@@ -82,7 +82,8 @@ pub fn targets(families: &[BackendFamily], kernels: &[KernelChoice]) -> Result<V
                     for &k in kernels {
                         let name = b.adapter.as_ref().map_or("wgpu".into(), |a| a.name.clone());
                         out.push(BenchTarget {
-                            label: format!("wgpu {name} {}", kernel_name(k)),
+                            // Kernel first: chart legends truncate long adapter names.
+                            label: format!("{} wgpu {name}", kernel_name(k)),
                             backend: b.clone().with_kernels(Some(k)),
                             kernels: k,
                         });

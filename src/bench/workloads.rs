@@ -28,7 +28,8 @@ pub struct WorkloadResult {
     /// Input voxels processed per call.
     pub voxels: f64,
     pub measurement: Measurement,
-    /// Device memory the allocator holds after the run (wgpu only; flex reports none).
+    /// Device memory the allocator holds after the run (wgpu only; flex reports none). Pools keep
+    /// their pages, so this is the adapter's high-water mark over every row run on it so far.
     pub reserved_bytes: Option<u64>,
 }
 
