@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 
 use super::config::{Activation, Norm};
+use super::upsample::up_conv3d;
 use crate::kernels::{self, KernelChoice, fold_batchnorm, wgsl_available};
 
 /// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
@@ -191,7 +192,8 @@ impl DoubleConv {
 /// kept), concatenation with the skip connection, then a [`DoubleConv`] to the skip's width.
 #[derive(Module, Debug)]
 pub struct UpBlock {
-    /// Transposed convolution undoing the level's pooling.
+    /// Transposed convolution undoing the level's pooling (kernel = stride; its forward runs as
+    /// [`up_conv3d`], one matmul).
     pub up: ConvTranspose3d,
     /// Convolutions on `[up, skip]` concatenated along channels.
     pub convs: DoubleConv,
@@ -220,7 +222,8 @@ impl UpBlock {
     /// - x: `[batch, up, d, h, w]`, skip: `[batch, skip, d·kd, h·kh, w·kw]`
     /// - output: `[batch, out, d·kd, h·kh, w·kw]`
     pub fn forward(&self, x: Tensor<5>, skip: Tensor<5>) -> Tensor<5> {
-        let x = self.up.forward(x); // [batch, up, d·kd, h·kh, w·kw]
+        let bias = self.up.bias.as_ref().map(|b| b.val());
+        let x = up_conv3d(x, self.up.weight.val(), bias); // [batch, up, d·kd, h·kh, w·kw]
         let x = Tensor::cat(vec![x, skip], 1); // [batch, up + skip, ...]
         self.convs.forward(x)
     }

@@ -1,5 +1,6 @@
 //! The 3D U-Net (Çiçek et al. 2016) on burn: configuration and presets, building blocks, the
-//! network, max pooling, the spacing-aware pooling plan, and size/cost statistics.
+//! network, max pooling, the matmul up-convolution, the spacing-aware pooling plan, and size/cost
+//! statistics.
 
 pub mod blocks;
 pub mod config;
@@ -7,6 +8,7 @@ pub mod plan;
 pub mod pool;
 pub mod stats;
 pub mod unet;
+pub mod upsample;
 
 #[cfg(test)]
 mod gradcheck;
@@ -19,3 +21,4 @@ pub use plan::{MIN_POOLED_SIZE, check_divisible, pooling_plan, required_divisor}
 pub use pool::max_pool3d;
 pub use stats::{ModelStats, model_stats, summary};
 pub use unet::UNet3d;
+pub use upsample::up_conv3d;
