@@ -15,7 +15,7 @@ use crate::util::fsio::refuse_overwrite;
 /// Post-processing and test-time augmentation switches shared by predict and evaluate.
 #[derive(Debug, Clone, Args)]
 pub struct PredictFlags {
-    /// Average predictions over left-right and front-back mirrored inputs.
+    /// Average the prediction with that of the left-right mirrored input (when training mirrored).
     #[arg(long)]
     pub tta: bool,
     /// Keep every connected component (default: only the largest per class).

@@ -21,7 +21,8 @@ use crate::train::trainer::{RunInfo, checkpoints_dir, load_run_info};
 
 #[derive(Clone, Debug)]
 pub struct PredictOptions {
-    /// Mirror test-time augmentation (left-right and front-back flips averaged).
+    /// Mirror test-time augmentation: the prediction of the input averaged with those of its
+    /// mirror images along the axes the training augmentation flipped (see [`tta_axes`]).
     pub mirror_tta: bool,
     /// Keep only the largest connected component per class.
     pub largest_component: bool,
@@ -93,7 +94,7 @@ impl Predictor {
         let clock = Instant::now();
         let mut sw = self.config.inference.clone();
         if opts.mirror_tta {
-            sw.mirror_axes = vec![4, 3];
+            sw.mirror_axes = tta_axes(&self.config);
         }
         let [nx, ny, nz] = geom.dims;
         let probs = predict_probabilities(
@@ -120,6 +121,17 @@ impl Predictor {
         }
         t.postprocess_s = clock.elapsed().as_secs_f64();
         Ok((out, t))
+    }
+}
+
+/// The tensor axes test-time mirroring may flip: only those the network saw flipped in training.
+/// Our augmentation mirrors left-right (x, tensor axis 4) only, because the pelvis is not
+/// front-back symmetric; averaging in an upside-down view the model never saw would blur it.
+pub fn tta_axes(config: &TrainConfig) -> Vec<usize> {
+    if config.augment.mirror_x > 0.0 {
+        vec![4]
+    } else {
+        vec![]
     }
 }
 
@@ -151,4 +163,17 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
         path,
         "not a training run folder (no config.json) nor a checkpoint inside one",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tta_flips_only_what_training_flipped() {
+        let mut cfg = TrainConfig::preset("demo").unwrap();
+        assert_eq!(tta_axes(&cfg), vec![4], "left-right only, never front-back");
+        cfg.augment.mirror_x = 0.0;
+        assert!(tta_axes(&cfg).is_empty());
+    }
 }

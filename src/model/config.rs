@@ -66,6 +66,11 @@ pub struct UNet3dConfig {
     /// or burn's built-in conv3d (`builtin`). Other devices always use burn's ops.
     #[config(default = "KernelChoice::Wgsl")]
     pub kernels: KernelChoice,
+    /// Deep supervision (nnU-Net): 1×1×1 heads on the decoder's lower-resolution outputs (levels
+    /// 1 … depth−1) whose losses on nearest-downsampled labels join the main loss with weights
+    /// halving per level. Training only: inference uses the full-resolution head.
+    #[config(default = false)]
+    pub deep_supervision: bool,
 }
 
 impl UNet3dConfig {

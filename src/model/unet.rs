@@ -38,6 +38,9 @@ pub struct UNet3d {
     pub decoder: Vec<UpBlock>,
     /// 1×1×1 convolution to the class logits.
     pub head: Conv3d,
+    /// Deep-supervision heads (1×1×1 convs) on the decoder outputs of levels 1 … depth−1, index 0 =
+    /// level 1; empty without deep supervision.
+    pub aux_heads: Vec<Conv3d>,
     /// Pooling kernel per level [z, y, x] (a constant, not a parameter).
     #[module(skip)]
     pub pool_kernels: Vec<[usize; 3]>,
@@ -72,11 +75,23 @@ impl UNet3dConfig {
             .collect();
         let head_in = self.decoder_channels(0)[2];
         let head = Conv3dConfig::new([head_in, self.num_classes], [1, 1, 1]).init(device);
+        let aux_levels = if self.deep_supervision {
+            1..self.depth
+        } else {
+            0..0
+        };
+        let aux_heads = aux_levels
+            .map(|l| {
+                let channels = self.decoder_channels(l)[2];
+                Conv3dConfig::new([channels, self.num_classes], [1, 1, 1]).init(device)
+            })
+            .collect();
         Ok(UNet3d {
             encoder,
             bottom,
             decoder,
             head,
+            aux_heads,
             pool_kernels: self.pool_kernels.clone(),
         })
     }
@@ -116,6 +131,20 @@ impl UNet3d {
     /// If the input fails [`check_input`](Self::check_input) (with that message); use
     /// [`try_forward`](Self::try_forward) for a `Result`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        self.run(x, false).swap_remove(0)
+    }
+
+    /// Training with deep supervision: the full-resolution logits, then those of the auxiliary
+    /// heads, level 1 first (each level's size is the input's divided by the pooling kernels of
+    /// the levels above it). Without auxiliary heads, just `[forward(x)]`.
+    ///
+    /// # Panics
+    /// As [`forward`](Self::forward).
+    pub fn forward_deep(&self, x: Tensor<5>) -> Vec<Tensor<5>> {
+        self.run(x, true)
+    }
+
+    fn run(&self, x: Tensor<5>, deep: bool) -> Vec<Tensor<5>> {
         if let Err(e) = self.check_input(x.dims()) {
             panic!("{e}");
         }
@@ -127,10 +156,18 @@ impl UNet3d {
             skips.push(skip);
         }
         x = self.bottom.forward(x); // [b, base·2^(depth+1), d_depth, h_depth, w_depth]
-        for (up, skip) in self.decoder.iter().zip(skips).rev() {
+        let mut aux = Vec::new(); // deepest level first
+        for (level, (up, skip)) in self.decoder.iter().zip(skips).enumerate().rev() {
             x = up.forward(x, skip); // [b, base·2^(l+1), d_l, h_l, w_l]
+            if deep && level >= 1 {
+                if let Some(head) = self.aux_heads.get(level - 1) {
+                    aux.push(head.forward(x.clone())); // [b, classes, d_l, h_l, w_l]
+                }
+            }
         }
-        self.head.forward(x) // [b, classes, d, h, w]
+        let mut outputs = vec![self.head.forward(x)]; // [b, classes, d, h, w]
+        outputs.extend(aux.into_iter().rev());
+        outputs
     }
 
     /// [`forward`](Self::forward) after [`check_input`](Self::check_input).
@@ -297,5 +334,28 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn deep_supervision_adds_heads_at_the_lower_decoder_levels_only_for_training() {
+        let device = Device::flex();
+        let config = UNet3dConfig::preset("tiny")
+            .unwrap()
+            .with_plan(vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]])
+            .with_deep_supervision(true);
+        let model = config.init(&device).unwrap();
+        assert_eq!(model.aux_heads.len(), 2, "levels 1 and 2 of a depth-3 net");
+        let x = input([1, 1, 4, 16, 16], 5, &device);
+        let outs = model.forward_deep(x.clone());
+        let dims: Vec<[usize; 5]> = outs.iter().map(|o| o.dims()).collect();
+        assert_eq!(
+            dims,
+            vec![[1, 3, 4, 16, 16], [1, 3, 4, 8, 8], [1, 3, 2, 4, 4]]
+        );
+        let plain = model.forward(x);
+        let diff: f32 = (plain - outs[0].clone()).abs().max().into_scalar();
+        assert_eq!(diff, 0.0, "the full-resolution output is forward()'s");
+        let without = config.with_deep_supervision(false).init(&device).unwrap();
+        assert!(without.aux_heads.is_empty());
     }
 }

@@ -1,4 +1,5 @@
-//! Segmentation loss: softmax cross-entropy (optional class weights) + soft Dice, weighted sum.
+//! Segmentation loss: softmax cross-entropy (optional class weights) + soft Dice, weighted sum,
+//! optionally deep-supervised (the same loss at the decoder's lower resolutions).
 //!
 //! Voxels carrying the ignore label (default 255) add nothing to either term, which is what lets the
 //! network learn from sparsely annotated slices (Çiçek et al. 2016, the "semi-automated" setting).
@@ -113,6 +114,76 @@ pub fn segmentation_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Lo
     LossParts { total, ce, dice }
 }
 
+/// Weights of the deep-supervision outputs (full resolution first): halving per level, summing
+/// to 1, as nnU-Net (which also leaves out the lowest decoder level; the model has no head there).
+pub fn deep_supervision_weights(outputs: usize) -> Vec<f64> {
+    let raw: Vec<f64> = (0..outputs).map(|i| 0.5f64.powi(i as i32)).collect();
+    let sum: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / sum).collect()
+}
+
+/// Labels of a `[B, D, H, W]` buffer at `factor` times lower resolution per axis [z, y, x]: the
+/// voxel in the middle of each block (nearest neighbour, so the ignore label survives). Sizes must
+/// be multiples of the factor (the sampler's patches are).
+pub fn downsample_labels(labels: &[u8], shape: [usize; 4], factor: [usize; 3]) -> Vec<u8> {
+    let [b, d, h, w] = shape;
+    let [fz, fy, fx] = factor;
+    let (d2, h2, w2) = (d / fz, h / fy, w / fx);
+    let mut out = Vec::with_capacity(b * d2 * h2 * w2);
+    for n in 0..b {
+        for z in 0..d2 {
+            for y in 0..h2 {
+                let row = ((n * d + z * fz + fz / 2) * h + y * fy + fy / 2) * w;
+                out.extend((0..w2).map(|x| labels[row + x * fx + fx / 2]));
+            }
+        }
+    }
+    out
+}
+
+/// The deep-supervision loss: [`segmentation_loss`] of every output of
+/// [`UNet3d::forward_deep`](crate::model::UNet3d::forward_deep) against the labels brought to its
+/// resolution, weighted by [`deep_supervision_weights`]. `labels` is the `[B, D, H, W]` buffer of
+/// the full-resolution output; `pool_kernels` the model's. Every reported term is the weighted sum.
+pub fn deep_supervision_loss(
+    outputs: Vec<Tensor<5>>,
+    labels: &[u8],
+    pool_kernels: &[[usize; 3]],
+    cfg: &LossConfig,
+) -> Result<LossParts> {
+    let weights = deep_supervision_weights(outputs.len());
+    let mut sum: Option<LossParts> = None;
+    let mut factor = [1usize; 3];
+    for (level, (logits, weight)) in outputs.into_iter().zip(weights).enumerate() {
+        if level > 0 {
+            factor = std::array::from_fn(|a| factor[a] * pool_kernels[level - 1][a]);
+        }
+        let [b, classes, d, h, w] = logits.dims();
+        let full = [b, d * factor[0], h * factor[1], w * factor[2]];
+        let level_labels = downsample_labels(labels, full, factor);
+        let device = logits.device();
+        let t = make_targets(
+            &level_labels,
+            [b, d, h, w],
+            classes,
+            cfg.ignore_label,
+            &device,
+        )?;
+        let p = segmentation_loss(logits, &t, cfg);
+        let scaled = |x: Tensor<1>| x.mul_scalar(weight);
+        let (total, ce, dice) = (scaled(p.total), scaled(p.ce), scaled(p.dice));
+        sum = Some(match sum {
+            None => LossParts { total, ce, dice },
+            Some(s) => LossParts {
+                total: s.total + total,
+                ce: s.ce + ce,
+                dice: s.dice + dice,
+            },
+        });
+    }
+    sum.ok_or_else(|| Error::config("deep supervision: the model gave no outputs"))
+}
+
 fn cross_entropy(
     logits: Tensor<5>,
     t: &Targets,
@@ -214,6 +285,48 @@ mod tests {
         let l0 = 2f32.ln();
         let l1 = (1.0 + (-2f32).exp()).ln();
         assert!((ce - (l0 + 3.0 * l1) / 4.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn labels_downsample_to_block_centres() {
+        // [1, 2, 4, 4] with value = z·16 + y·4 + x; factor [1, 2, 2] keeps y, x ∈ {1, 3}.
+        let labels: Vec<u8> = (0..32).collect();
+        let out = downsample_labels(&labels, [1, 2, 4, 4], [1, 2, 2]);
+        assert_eq!(out, vec![5, 7, 13, 15, 21, 23, 29, 31]);
+        let out = downsample_labels(&labels, [2, 1, 4, 4], [1, 4, 4]);
+        assert_eq!(out, vec![10, 26], "batch samples stay apart");
+    }
+
+    #[test]
+    fn deep_supervision_weights_halve_and_sum_to_one() {
+        let w = deep_supervision_weights(3);
+        assert!((w[0] - 4.0 / 7.0).abs() < 1e-12 && (w[2] - 1.0 / 7.0).abs() < 1e-12);
+        assert_eq!(deep_supervision_weights(1), vec![1.0]);
+    }
+
+    #[test]
+    fn deep_supervision_loss_weights_each_level_against_its_labels() {
+        let device = Device::flex();
+        let cfg = LossConfig::default();
+        let mut rng = crate::util::rng::Rng::new(3);
+        let shape = [2, 2, 4, 4];
+        let labels: Vec<u8> = (0..64).map(|_| rng.below(3) as u8).collect();
+        let logits = |dims: [usize; 5], rng: &mut crate::util::rng::Rng| {
+            let n = dims.iter().product();
+            let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+            Tensor::<5>::from_data(TensorData::new(v, dims), &device)
+        };
+        let full = logits([2, 3, 2, 4, 4], &mut rng);
+        let half = logits([2, 3, 2, 2, 2], &mut rng);
+        let kernels = [[1, 2, 2]];
+        let deep = deep_supervision_loss(vec![full.clone(), half.clone()], &labels, &kernels, &cfg)
+            .unwrap();
+        let t_full = make_targets(&labels, shape, 3, 255, &device).unwrap();
+        let small = downsample_labels(&labels, shape, [1, 2, 2]);
+        let t_half = make_targets(&small, [2, 2, 2, 2], 3, 255, &device).unwrap();
+        let expected = scalar(segmentation_loss(full, &t_full, &cfg).total) * 2.0 / 3.0
+            + scalar(segmentation_loss(half, &t_half, &cfg).total) / 3.0;
+        assert!((scalar(deep.total) - expected).abs() < 1e-5);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
 use super::history::{History, Record};
-use super::loss::{make_targets, segmentation_loss};
+use super::loss::{deep_supervision_loss, make_targets, segmentation_loss};
 use super::sparse::sparsify;
 use crate::backend::Backend;
 use crate::data::dataset::Dataset;
@@ -25,6 +25,7 @@ use crate::data::loader::Loader;
 use crate::data::preprocess::{self, Preprocessed};
 use crate::data::preprocess_cache;
 use crate::error::{Error, Result};
+use crate::infer::postprocess::keep_largest_component;
 use crate::infer::predict_probabilities;
 use crate::metrics::{Counts, argmax};
 use crate::model::UNet3d;
@@ -198,15 +199,15 @@ pub fn train(
             let [b, _, d, h, w] = batch.shape;
             let x =
                 Tensor::<5>::from_data(TensorData::new(batch.image.clone(), batch.shape), &device);
-            let targets = make_targets(
-                &batch.label,
-                [b, d, h, w],
-                classes,
-                cfg.loss.ignore_label,
-                &device,
-            )?;
-            let logits = model.forward(x);
-            let parts = segmentation_loss(logits, &targets, &cfg.loss);
+            let parts = if cfg.model.deep_supervision {
+                let outputs = model.forward_deep(x);
+                deep_supervision_loss(outputs, &batch.label, &model.pool_kernels, &cfg.loss)?
+            } else {
+                let shape = [b, d, h, w];
+                let ignore = cfg.loss.ignore_label;
+                let targets = make_targets(&batch.label, shape, classes, ignore, &device)?;
+                segmentation_loss(model.forward(x), &targets, &cfg.loss)
+            };
             let grads = parts.total.backward();
             let grads = GradientsParams::from_grads(grads, &model);
             let values = [scalar(&parts.total), scalar(&parts.ce), scalar(&parts.dice)];
@@ -315,8 +316,10 @@ pub fn train(
     })
 }
 
-/// Validation: sliding-window prediction on each preprocessed validation case, Dice per foreground class
-/// (ignore-labelled voxels excluded), averaged over cases.
+/// Validation: sliding-window prediction on each preprocessed validation case, cleaned up like
+/// `predict`'s default (largest connected component per class), then Dice per foreground class
+/// (ignore-labelled voxels excluded), averaged over cases. The clean-up makes the curve and the best
+/// checkpoint track what evaluation reports.
 pub fn validate(
     model: &UNet3d,
     cases: &[Preprocessed],
@@ -335,7 +338,9 @@ pub fn validate(
             &cfg.inference,
             device,
         )?;
-        let pred = argmax(&probs);
+        let mut pred = argmax(&probs);
+        let foreground: Vec<u8> = (1..classes as u8).collect();
+        keep_largest_component(&mut pred, case.dims, &foreground);
         for (c, s) in sums.iter_mut().enumerate() {
             *s += Counts::of(&pred, &case.label, c as u8 + 1, Some(cfg.loss.ignore_label)).dice();
         }
