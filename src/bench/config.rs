@@ -60,8 +60,11 @@ pub struct BenchConfig {
     pub workloads: Vec<Workload>,
     /// Untimed calls before timing (at least 1: the first call is reported apart).
     pub warmup: usize,
-    /// Timed calls.
+    /// Timed calls (at most).
     pub reps: usize,
+    /// Seconds of timed calls after which a row stops early (at least one call); `None` = all reps.
+    #[serde(default)]
+    pub row_budget_s: Option<f64>,
     /// Seed of the random inputs and weights.
     pub seed: u64,
 }
@@ -83,6 +86,7 @@ impl BenchConfig {
             workloads: Workload::ALL.to_vec(),
             warmup: 1,
             reps: 5,
+            row_budget_s: None,
             seed: 7,
         })
     }
@@ -97,6 +101,7 @@ impl BenchConfig {
             workloads: Workload::ALL.to_vec(),
             warmup: 1,
             reps: 2,
+            row_budget_s: None,
             seed: 7,
         })
     }
@@ -104,6 +109,14 @@ impl BenchConfig {
     pub fn validate(&self) -> Result<()> {
         if self.warmup == 0 || self.reps == 0 {
             return Err(Error::config("bench: warmup and reps must be >= 1"));
+        }
+        if self
+            .row_budget_s
+            .is_some_and(|b| !(b > 0.0 && b.is_finite()))
+        {
+            return Err(Error::config(
+                "bench: the row budget must be a positive number of seconds",
+            ));
         }
         let zero_conv = self.conv.iter().flatten().any(|&v| v == 0);
         if self.conv.is_empty() || zero_conv || self.volume.iter().any(|&v| v == 0) {

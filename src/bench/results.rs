@@ -189,7 +189,7 @@ impl BenchRun {
     pub fn to_markdown(&self) -> String {
         let m = &self.machine;
         let mut s = format!(
-            "unet3d bench — {} ({} threads, {} {}), unet3d {}, burn {}; preset {}, {} timed reps after {} warm-up; speed-up vs {}\n\n",
+            "unet3d bench — {} ({} threads, {} {}), unet3d {}, burn {}; preset {}, up to {} timed reps after {} warm-up{}; speed-up vs {}\n\n",
             m.cpu,
             m.threads,
             m.os,
@@ -199,20 +199,24 @@ impl BenchRun {
             self.config.preset,
             self.config.reps,
             self.config.warmup,
+            self.config.row_budget_s.map_or(String::new(), |b| format!(
+                ", rows stop after {b:.0} s of timed calls"
+            )),
             self.baseline
         );
-        s += "| target | workload | shape | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | device MB reserved so far | speed-up |\n";
-        s += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        s += "| target | workload | shape | n | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | device MB reserved so far | speed-up |\n";
+        s += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         for r in &self.rows {
             match &r.result {
                 Some(res) => {
                     let me = &res.measurement;
                     let med = me.median();
                     s += &format!(
-                        "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+                        "| {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
                         r.target,
                         r.case,
                         res.shape,
+                        me.samples_s.len(),
                         med,
                         me.min(),
                         me.max(),
@@ -226,7 +230,7 @@ impl BenchRun {
                 }
                 None => {
                     s += &format!(
-                        "| {} | {} | failed: {} | | | | | | | | |\n",
+                        "| {} | {} | failed: {} | | | | | | | | | |\n",
                         r.target,
                         r.case,
                         r.error.as_deref().unwrap_or("?").replace('|', "/")

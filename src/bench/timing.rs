@@ -30,12 +30,15 @@ impl Measurement {
     }
 }
 
-/// Runs `f` `warmup` times untimed (timing only the first) and `reps` times timed; the device is
-/// synchronised before every clock stop so queued GPU work is counted.
+/// Runs `f` `warmup` times untimed (timing only the first) and up to `reps` times timed; the
+/// device is synchronised before every clock stop so queued GPU work is counted. With a `budget`
+/// (seconds), timing stops once the timed calls have taken that long (after at least one), so a
+/// very slow target (burn's kernels on a software adapter) cannot hold the whole run.
 pub fn measure(
     device: &Device,
     warmup: usize,
     reps: usize,
+    budget: Option<f64>,
     mut f: impl FnMut() -> Result<()>,
 ) -> Result<Measurement> {
     let mut first_call_s = 0.0;
@@ -53,6 +56,9 @@ pub fn measure(
         f()?;
         sync(device);
         samples_s.push(t.elapsed().as_secs_f64());
+        if budget.is_some_and(|b| samples_s.iter().sum::<f64>() >= b) {
+            break;
+        }
     }
     Ok(Measurement {
         first_call_s,
@@ -74,11 +80,23 @@ mod tests {
         assert_eq!(m.min(), 1.0);
         assert_eq!(m.max(), 10.0);
         let mut calls = 0;
-        let m = measure(&Device::flex(), 2, 3, || {
+        let m = measure(&Device::flex(), 2, 3, None, || {
             calls += 1;
             Ok(())
         })
         .unwrap();
         assert_eq!((calls, m.samples_s.len()), (5, 3));
+    }
+
+    #[test]
+    fn a_spent_budget_stops_timing_after_at_least_one_call() {
+        let slow = || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(())
+        };
+        let m = measure(&Device::flex(), 1, 10, Some(0.05), slow).unwrap();
+        assert!((3..10).contains(&m.samples_s.len()), "{:?}", m.samples_s);
+        let m = measure(&Device::flex(), 1, 10, Some(1e-9), slow).unwrap();
+        assert_eq!(m.samples_s.len(), 1);
     }
 }

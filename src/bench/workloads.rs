@@ -78,7 +78,7 @@ pub fn run_workload(
                 (x, weight, bias)
             };
             let mut keep = Vec::new();
-            let m = measure(&device, cfg.warmup, cfg.reps, || {
+            let m = measure(&device, cfg.warmup, cfg.reps, cfg.row_budget_s, || {
                 let y = conv3d_fused_with(
                     target.kernels,
                     x.clone(),
@@ -111,7 +111,7 @@ pub fn run_workload(
             let dims = [tc.inference.batch, tc.model.in_channels, d, h, w];
             let x = Tensor::<5>::from_data(random(&mut rng, &dims, 1.0), &device);
             let mut keep = None;
-            let m = measure(&device, cfg.warmup, cfg.reps, || {
+            let m = measure(&device, cfg.warmup, cfg.reps, cfg.row_budget_s, || {
                 keep = Some(model.try_forward(x.clone())?);
                 Ok(())
             })?;
@@ -132,7 +132,7 @@ pub fn run_workload(
                 .map(|_| rng.below(classes) as u8)
                 .collect();
             let targets = make_targets(&labels, [b, d, h, w], classes, tc.loss.ignore_label, &dev)?;
-            let m = measure(&device, cfg.warmup, cfg.reps, || {
+            let m = measure(&device, cfg.warmup, cfg.reps, cfg.row_budget_s, || {
                 let current = model.take().expect("model is put back after every step");
                 let logits = current.try_forward(x.clone())?;
                 let loss = segmentation_loss(logits, &targets, &tc.loss).total;
@@ -151,7 +151,7 @@ pub fn run_workload(
                 .try_into_vec::<f32>()
                 .expect("f32 data");
             let sw = tc.inference.clone();
-            let m = measure(&device, cfg.warmup, cfg.reps, || {
+            let m = measure(&device, cfg.warmup, cfg.reps, cfg.row_budget_s, || {
                 predict_probabilities(&model, &image, dims, tc.model.num_classes, &sw, &device)?;
                 Ok(())
             })?;

@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// Timed repetitions per workload (default 5; 2 with --quick).
     #[arg(long)]
     pub reps: Option<usize>,
+    /// Stop timing a row once its timed calls took this many seconds (at least one call); the
+    /// table's n column shows how many were timed.
+    #[arg(long, value_name = "SECONDS")]
+    pub row_budget: Option<f64>,
     /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3); repeat for several.
     #[arg(long)]
     pub conv: Vec<String>,
@@ -60,6 +64,7 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
     if let Some(r) = a.reps {
         cfg.reps = r;
     }
+    cfg.row_budget_s = a.row_budget.or(cfg.row_budget_s);
     if !a.conv.is_empty() {
         cfg.conv = a
             .conv
