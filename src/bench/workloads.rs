@@ -15,7 +15,7 @@ use crate::kernels::api::wgpu_device;
 use crate::kernels::{Activation, KernelChoice, conv3d_fused_with};
 use crate::model::{UNet3dConfig, model_stats};
 use crate::train::TrainConfig;
-use crate::train::loss::{make_targets, segmentation_loss};
+use crate::train::loss::batch_loss;
 use crate::util::rng::Rng;
 
 /// What one workload did per call, and how long it took.
@@ -131,11 +131,9 @@ pub fn run_workload(
             let labels: Vec<u8> = (0..b * d * h * w)
                 .map(|_| rng.below(classes) as u8)
                 .collect();
-            let targets = make_targets(&labels, [b, d, h, w], classes, tc.loss.ignore_label, &dev)?;
             let m = measure(&device, cfg.warmup, cfg.reps, cfg.row_budget_s, || {
                 let current = model.take().expect("model is put back after every step");
-                let logits = current.try_forward(x.clone())?;
-                let loss = segmentation_loss(logits, &targets, &tc.loss).total;
+                let loss = batch_loss(&current, x.clone(), &labels, &tc.loss)?.total;
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
                 model = Some(optim.step(tc.optim.lr, current, grads));
                 Ok(())

@@ -76,8 +76,9 @@ pub struct UNet3dConfig {
 impl UNet3dConfig {
     /// A named configuration with 1 input channel and 3 classes (set the fields to change them):
     /// - `paper`: Çiçek et al. 2016, base 32, depth 3, BatchNorm, ReLU, 2×2×2 pooling (19 M params);
-    /// - `small`: base 12, depth 3, InstanceNorm, LeakyReLU 0.01 (≈ 2.7 M params, fits a laptop);
-    /// - `tiny`: base 4, depth 2, InstanceNorm, ReLU (for CI and smoke tests).
+    /// - `small`: base 12, depth 3, InstanceNorm, LeakyReLU 0.01, deep supervision (≈ 2.7 M
+    ///   params, fits a laptop);
+    /// - `tiny`: base 4, depth 2, InstanceNorm, ReLU, deep supervision (for CI and smoke tests).
     pub fn preset(name: &str) -> Result<Self> {
         let base = UNet3dConfig::new(1, 3);
         let config = match name {
@@ -85,11 +86,13 @@ impl UNet3dConfig {
             "small" => base
                 .with_base_channels(12)
                 .with_norm(Norm::Instance)
-                .with_activation(Activation::LeakyRelu(0.01)),
+                .with_activation(Activation::LeakyRelu(0.01))
+                .with_deep_supervision(true),
             "tiny" => base
                 .with_base_channels(4)
                 .with_norm(Norm::Instance)
-                .with_plan(vec![[2, 2, 2]; 2]),
+                .with_plan(vec![[2, 2, 2]; 2])
+                .with_deep_supervision(true),
             _ => {
                 return Err(Error::config(format!(
                     "unknown model preset {name:?}; valid presets: {}",

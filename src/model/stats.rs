@@ -80,6 +80,12 @@ pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
     let head_in = config.decoder_channels(0)[2];
     params += head_in * config.num_classes + config.num_classes;
     macs += (head_in * config.num_classes) as f64;
+    if config.deep_supervision {
+        // Training-only heads: parameters, but no inference FLOPs.
+        for level in 1..config.depth {
+            params += config.decoder_channels(level)[2] * config.num_classes + config.num_classes;
+        }
+    }
     ModelStats {
         params,
         buffers,
@@ -166,15 +172,17 @@ mod tests {
     #[test]
     fn analytic_count_matches_module_for_every_variant() {
         let device = Device::flex();
-        for (norm, plan) in [
-            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2]]),
-            (Norm::None, vec![[2, 2, 2]]),
-            (Norm::Batch, vec![[1, 2, 2], [1, 2, 2], [2, 2, 2]]),
+        for (norm, plan, deep) in [
+            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2]], false),
+            (Norm::None, vec![[2, 2, 2]], true),
+            (Norm::Batch, vec![[1, 2, 2], [1, 2, 2], [2, 2, 2]], false),
+            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]], true),
         ] {
             let config = UNet3dConfig::new(2, 4)
                 .with_base_channels(3)
                 .with_norm(norm)
-                .with_plan(plan);
+                .with_plan(plan)
+                .with_deep_supervision(deep);
             let stats = model_stats(&config);
             assert_eq!(
                 stats.params + stats.buffers,

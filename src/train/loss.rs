@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::UNet3d;
 
 /// Loss settings (saved with every run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +113,30 @@ pub fn segmentation_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Lo
     let dice = soft_dice_loss(logits, t, cfg);
     let total = ce.clone().mul_scalar(cfg.ce_weight) + dice.clone().mul_scalar(cfg.dice_weight);
     LossParts { total, ce, dice }
+}
+
+/// The training loss of one batch (`x`: `[B, C, D, H, W]`, `labels`: its `[B, D, H, W]` labels):
+/// deep-supervised when the model has auxiliary heads, else [`segmentation_loss`] of `forward`.
+pub fn batch_loss(
+    model: &UNet3d,
+    x: Tensor<5>,
+    labels: &[u8],
+    cfg: &LossConfig,
+) -> Result<LossParts> {
+    model.check_input(x.dims())?;
+    if !model.aux_heads.is_empty() {
+        let outputs = model.forward_deep(x);
+        return deep_supervision_loss(outputs, labels, &model.pool_kernels, cfg);
+    }
+    let [b, _, d, h, w] = x.dims();
+    let t = make_targets(
+        labels,
+        [b, d, h, w],
+        model.num_classes(),
+        cfg.ignore_label,
+        &x.device(),
+    )?;
+    Ok(segmentation_loss(model.forward(x), &t, cfg))
 }
 
 /// Weights of the deep-supervision outputs (full resolution first): halving per level, summing

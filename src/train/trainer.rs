@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
 use super::history::{History, Record};
-use super::loss::{deep_supervision_loss, make_targets, segmentation_loss};
+use super::loss::batch_loss;
 use super::sparse::sparsify;
 use crate::backend::Backend;
 use crate::data::dataset::Dataset;
@@ -196,18 +196,9 @@ pub fn train(
         let data_wait_s = loader.wait_seconds() - wait_before;
         let lr = cfg.optim.lr_at(state.step, cfg.iterations);
         let (m, losses) = guarded(cfg.sampler.patch, cfg.sampler.batch_size, || {
-            let [b, _, d, h, w] = batch.shape;
             let x =
                 Tensor::<5>::from_data(TensorData::new(batch.image.clone(), batch.shape), &device);
-            let parts = if cfg.model.deep_supervision {
-                let outputs = model.forward_deep(x);
-                deep_supervision_loss(outputs, &batch.label, &model.pool_kernels, &cfg.loss)?
-            } else {
-                let shape = [b, d, h, w];
-                let ignore = cfg.loss.ignore_label;
-                let targets = make_targets(&batch.label, shape, classes, ignore, &device)?;
-                segmentation_loss(model.forward(x), &targets, &cfg.loss)
-            };
+            let parts = batch_loss(&model, x, &batch.label, &cfg.loss)?;
             let grads = parts.total.backward();
             let grads = GradientsParams::from_grads(grads, &model);
             let values = [scalar(&parts.total), scalar(&parts.ce), scalar(&parts.dice)];

@@ -216,6 +216,16 @@ pub(crate) fn model_and_training(doc: &mut Doc, inputs: &Inputs) -> Result<()> {
             l.ignore_label
         ),
     );
+    if m.deep_supervision && m.depth > 1 {
+        kv(
+            &mut t,
+            "deep supervision",
+            format!(
+                "the same loss at decoder levels 1–{}, weights halving per level",
+                m.depth - 1
+            ),
+        );
+    }
     let labels = c
         .sparse_slices
         .map_or("dense (every voxel labelled)".into(), |k| {
