@@ -159,10 +159,11 @@ impl UNet3d {
         let mut aux = Vec::new(); // deepest level first
         for (level, (up, skip)) in self.decoder.iter().zip(skips).enumerate().rev() {
             x = up.forward(x, skip); // [b, base·2^(l+1), d_l, h_l, w_l]
-            if deep && level >= 1 {
-                if let Some(head) = self.aux_heads.get(level - 1) {
-                    aux.push(head.forward(x.clone())); // [b, classes, d_l, h_l, w_l]
-                }
+            if deep
+                && level >= 1
+                && let Some(head) = self.aux_heads.get(level - 1)
+            {
+                aux.push(head.forward(x.clone())); // [b, classes, d_l, h_l, w_l]
             }
         }
         let mut outputs = vec![self.head.forward(x)]; // [b, classes, d, h, w]

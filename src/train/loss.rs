@@ -4,6 +4,8 @@
 //! Voxels carrying the ignore label (default 255) add nothing to either term, which is what lets the
 //! network learn from sparsely annotated slices (Çiçek et al. 2016, the "semi-automated" setting).
 
+use std::borrow::Cow;
+
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -116,7 +118,8 @@ pub fn segmentation_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Lo
 }
 
 /// The training loss of one batch (`x`: `[B, C, D, H, W]`, `labels`: its `[B, D, H, W]` labels):
-/// deep-supervised when the model has auxiliary heads, else [`segmentation_loss`] of `forward`.
+/// [`deep_supervision_loss`] of [`UNet3d::forward_deep`], which without auxiliary heads is just
+/// [`segmentation_loss`] of `forward`.
 pub fn batch_loss(
     model: &UNet3d,
     x: Tensor<5>,
@@ -124,19 +127,7 @@ pub fn batch_loss(
     cfg: &LossConfig,
 ) -> Result<LossParts> {
     model.check_input(x.dims())?;
-    if !model.aux_heads.is_empty() {
-        let outputs = model.forward_deep(x);
-        return deep_supervision_loss(outputs, labels, &model.pool_kernels, cfg);
-    }
-    let [b, _, d, h, w] = x.dims();
-    let t = make_targets(
-        labels,
-        [b, d, h, w],
-        model.num_classes(),
-        cfg.ignore_label,
-        &x.device(),
-    )?;
-    Ok(segmentation_loss(model.forward(x), &t, cfg))
+    deep_supervision_loss(model.forward_deep(x), labels, &model.pool_kernels, cfg)
 }
 
 /// Weights of the deep-supervision outputs (full resolution first): halving per level, summing
@@ -185,7 +176,12 @@ pub fn deep_supervision_loss(
         }
         let [b, classes, d, h, w] = logits.dims();
         let full = [b, d * factor[0], h * factor[1], w * factor[2]];
-        let level_labels = downsample_labels(labels, full, factor);
+        // The full-resolution output takes the labels as they are.
+        let level_labels = if factor == [1; 3] {
+            Cow::Borrowed(labels)
+        } else {
+            Cow::Owned(downsample_labels(labels, full, factor))
+        };
         let device = logits.device();
         let t = make_targets(
             &level_labels,
@@ -349,9 +345,13 @@ mod tests {
         let t_full = make_targets(&labels, shape, 3, 255, &device).unwrap();
         let small = downsample_labels(&labels, shape, [1, 2, 2]);
         let t_half = make_targets(&small, [2, 2, 2, 2], 3, 255, &device).unwrap();
-        let expected = scalar(segmentation_loss(full, &t_full, &cfg).total) * 2.0 / 3.0
-            + scalar(segmentation_loss(half, &t_half, &cfg).total) / 3.0;
+        let plain = scalar(segmentation_loss(full.clone(), &t_full, &cfg).total);
+        let expected =
+            plain * 2.0 / 3.0 + scalar(segmentation_loss(half, &t_half, &cfg).total) / 3.0;
         assert!((scalar(deep.total) - expected).abs() < 1e-5);
+        // One output (a model without auxiliary heads) is the plain loss.
+        let single = deep_supervision_loss(vec![full], &labels, &kernels, &cfg).unwrap();
+        assert!((scalar(single.total) - plain).abs() < 1e-6);
     }
 
     #[test]
