@@ -18,9 +18,11 @@
 pub mod activation;
 pub mod api;
 pub mod autodiff;
+pub mod cpu_weight_grad;
 pub mod direct_kernel;
 pub mod direct_tiling;
 pub mod extension;
+pub mod flex_conv;
 pub mod launch;
 pub mod launch_grads;
 pub mod plan;
@@ -32,4 +34,5 @@ pub(crate) mod tests;
 
 pub use activation::Activation;
 pub use api::{KernelChoice, conv3d_fused, conv3d_fused_with, wgsl_available};
+pub use flex_conv::{conv3d_flex, flex_conv_supported};
 pub use reference::{conv3d_fused_reference, fold_batchnorm};

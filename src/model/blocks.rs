@@ -98,7 +98,15 @@ impl ConvBlock {
         if self.kernels == KernelChoice::Wgsl && wgsl_available(&x.device()) {
             return self.forward_wgsl(x);
         }
-        self.activate(self.norm.forward(self.conv.forward(x)))
+        let weight = self.conv.weight.val();
+        let z = match &self.conv.bias {
+            // flex: the same forward with a 2–3× faster backward (kernels::flex_conv).
+            Some(bias) if kernels::flex_conv_supported(&x, &weight) => {
+                kernels::conv3d_flex(x, weight, bias.val())
+            }
+            _ => self.conv.forward(x),
+        };
+        self.activate(self.norm.forward(z))
     }
 
     fn activate(&self, x: Tensor<5>) -> Tensor<5> {
