@@ -65,6 +65,10 @@ pub struct BenchConfig {
     /// Seconds of timed calls after which a row stops early (at least one call); `None` = all reps.
     #[serde(default)]
     pub row_budget_s: Option<f64>,
+    /// cubecl autotune samples per candidate kernel (min = max) for this run; `None` = cubecl's
+    /// own settings (cubecl.toml / env, default 3–10). Only changes wgpu first-call times.
+    #[serde(default)]
+    pub tune_samples: Option<usize>,
     /// Seed of the random inputs and weights.
     pub seed: u64,
 }
@@ -87,6 +91,7 @@ impl BenchConfig {
             warmup: 1,
             reps: 5,
             row_budget_s: None,
+            tune_samples: None,
             seed: 7,
         })
     }
@@ -102,6 +107,7 @@ impl BenchConfig {
             warmup: 1,
             reps: 2,
             row_budget_s: None,
+            tune_samples: None,
             seed: 7,
         })
     }
@@ -117,6 +123,9 @@ impl BenchConfig {
             return Err(Error::config(
                 "bench: the row budget must be a positive number of seconds",
             ));
+        }
+        if self.tune_samples == Some(0) {
+            return Err(Error::config("bench: --tune-samples must be >= 1"));
         }
         let zero_conv = self.conv.iter().flatten().any(|&v| v == 0);
         if self.conv.is_empty() || zero_conv || self.volume.iter().any(|&v| v == 0) {

@@ -189,7 +189,7 @@ impl BenchRun {
     pub fn to_markdown(&self) -> String {
         let m = &self.machine;
         let mut s = format!(
-            "unet3d bench — {} ({} threads, {} {}), unet3d {}, burn {}; preset {}, up to {} timed reps after {} warm-up{}; speed-up vs {}\n\n",
+            "unet3d bench — {} ({} threads, {} {}), unet3d {}, burn {}; preset {}, up to {} timed reps after {} warm-up{}{}; speed-up vs {}\n\n",
             m.cpu,
             m.threads,
             m.os,
@@ -201,6 +201,9 @@ impl BenchRun {
             self.config.warmup,
             self.config.row_budget_s.map_or(String::new(), |b| format!(
                 ", rows stop after {b:.0} s of timed calls"
+            )),
+            self.config.tune_samples.map_or(String::new(), |n| format!(
+                ", cubecl autotune {n} sample(s) per candidate"
             )),
             self.baseline
         );

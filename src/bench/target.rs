@@ -23,7 +23,7 @@ pub struct BenchTarget {
     /// Short row label, e.g. `flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub label: String,
     pub backend: Backend,
-    /// Convolution implementation (always burn's ops on flex).
+    /// Convolution implementation (on flex: `wgsl` = flex's conv with the project's backward).
     pub kernels: KernelChoice,
 }
 
@@ -66,11 +66,15 @@ pub fn targets(families: &[BackendFamily], kernels: &[KernelChoice]) -> Result<V
     let mut out = Vec::new();
     for family in families {
         match family {
-            BackendFamily::Flex => out.push(BenchTarget {
-                label: "flex".into(),
-                backend: Backend::flex(),
-                kernels: KernelChoice::Builtin,
-            }),
+            BackendFamily::Flex => {
+                for &k in kernels {
+                    out.push(BenchTarget {
+                        label: format!("{} flex", flex_kernel_name(k)),
+                        backend: Backend::flex().with_kernels(Some(k)),
+                        kernels: k,
+                    });
+                }
+            }
             BackendFamily::Wgpu => {
                 let backends = wgpu_backends();
                 if backends.is_empty() {
@@ -93,6 +97,14 @@ pub fn targets(families: &[BackendFamily], kernels: &[KernelChoice]) -> Result<V
         }
     }
     Ok(out)
+}
+
+/// On flex the project's kernels are the conv with its own backward, not WGSL.
+pub fn flex_kernel_name(k: KernelChoice) -> &'static str {
+    match k {
+        KernelChoice::Wgsl => "own-bwd",
+        KernelChoice::Builtin => "builtin",
+    }
 }
 
 pub fn kernel_name(k: KernelChoice) -> &'static str {

@@ -14,7 +14,8 @@ pub struct BenchArgs {
     /// Backend families to measure (default: flex and every wgpu adapter).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "flex,wgpu")]
     pub backends: Vec<BackendFamily>,
-    /// Convolution implementations to measure on each wgpu adapter.
+    /// Convolution implementations to measure on each backend (`wgsl`: the project's own, i.e.
+    /// the WGSL shaders on wgpu and the conv with our backward on flex).
     #[arg(
         long,
         value_enum,
@@ -38,6 +39,11 @@ pub struct BenchArgs {
     /// table's n column shows how many were timed.
     #[arg(long, value_name = "SECONDS")]
     pub row_budget: Option<f64>,
+    /// Time each cubecl autotune candidate this many times (min = max samples) instead of
+    /// cubecl's 3–10: on slow adapters such as lavapipe, burn's built-in conv backward spends
+    /// minutes per shape tuning; 1 cuts that several-fold (first-call times only).
+    #[arg(long, value_name = "N")]
+    pub tune_samples: Option<usize>,
     /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3); repeat for several.
     #[arg(long)]
     pub conv: Vec<String>,
@@ -74,6 +80,12 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
     }
     if let Some(v) = &a.volume {
         cfg.volume = [v[0], v[1], v[2]];
+    }
+    cfg.tune_samples = a.tune_samples;
+    cfg.validate()?;
+    if let Some(n) = cfg.tune_samples {
+        // Before any wgpu device opens: cubecl reads its configuration once.
+        crate::backend::set_autotune_samples(n)?;
     }
     let targets = targets(&a.backends, &a.kernels)?;
     for t in &targets {

@@ -9,19 +9,22 @@ use serde::{Deserialize, Serialize};
 use super::activation::Activation;
 use super::extension::Conv3dWgslOps;
 use super::plan::ConvGeometry;
-use super::reference::conv3d_fused_reference;
+use super::flex_conv::{conv3d_flex, flex_conv_supported, is_flex};
+use super::reference::{conv3d_fused_reference, epilogue};
 use crate::{Error, Result};
 
-/// Which convolution implementation a model uses.
+/// Which convolution implementation a model uses. The serialized names are kept from when only
+/// wgpu had a choice: `wgsl` means the project's own kernels on every device.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum KernelChoice {
-    /// The hand-written WGSL kernels on wgpu devices (burn's ops on other devices).
+    /// The project's own kernels: the hand-written WGSL shaders on wgpu devices; on flex,
+    /// flex's forward conv with the im2col + GEMM backward ([`super::flex_conv`]).
     #[default]
     Wgsl,
-    /// burn's built-in conv3d followed by separate epilogue ops.
+    /// burn's built-in conv3d (forward and backward) followed by separate epilogue ops.
     Builtin,
 }
 
@@ -38,8 +41,15 @@ pub fn wgsl_available(device: &Device) -> bool {
     wgpu_device(device).is_some()
 }
 
+/// Whether `conv3d_fused` runs the project's own kernels on `device` (WGSL on wgpu, the flex
+/// conv with its own backward on flex) rather than burn's conv3d.
+pub fn own_kernels_available(device: &Device) -> bool {
+    wgsl_available(device) || is_flex(device)
+}
+
 /// Fused `act((conv3d(x, weight) + bias) * scale + shift)`, stride 1, same padding, with the
-/// hand-written WGSL kernels on wgpu devices (differentiable on autodiff devices) and
+/// hand-written WGSL kernels on wgpu devices (differentiable on autodiff devices), flex's conv
+/// with the project's backward plus the epilogue as burn ops on flex, and
 /// [`conv3d_fused_reference`] elsewhere. `bias`, `scale` and `shift` are per output channel.
 ///
 /// # Shapes
@@ -59,7 +69,8 @@ pub fn conv3d_fused(
     conv3d_fused_with(KernelChoice::Wgsl, x, weight, bias, scale, shift, act)
 }
 
-/// [`conv3d_fused`] with an explicit implementation choice (`Builtin` always uses burn's ops).
+/// [`conv3d_fused`] with an explicit implementation choice (`Builtin` always uses
+/// [`conv3d_fused_reference`], burn's ops).
 pub fn conv3d_fused_with(
     choice: KernelChoice,
     x: Tensor<5>,
@@ -83,6 +94,10 @@ pub fn conv3d_fused_with(
         }
     }
     let device = x.device();
+    if choice == KernelChoice::Wgsl && flex_conv_supported(&x, &weight) {
+        let bias = bias.unwrap_or_else(|| Tensor::<1>::zeros([g.co], &device));
+        return Ok(epilogue(conv3d_flex(x, weight, bias), scale, shift, act));
+    }
     let cube = match choice {
         KernelChoice::Wgsl => wgpu_device(&device),
         KernelChoice::Builtin => None,

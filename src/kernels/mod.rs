@@ -1,7 +1,8 @@
 //! Hand-written WGSL conv3d kernels for the wgpu backend: a tiled forward convolution with a
 //! fused bias / scale / shift / activation epilogue, and its backward (input gradient, weight
-//! gradient, per-channel sums), plugged into burn as a backend extension with autodiff. On
-//! other devices (flex) the same function runs burn's own ops.
+//! gradient, per-channel sums), plugged into burn as a backend extension with autodiff. On flex
+//! the same function runs flex's forward conv with a faster backward of our own (`flex_conv`,
+//! `cpu_weight_grad`: im2col tiles + GEMM); elsewhere burn's own ops.
 //!
 //! Entry points: [`conv3d_fused`], [`conv3d_fused_reference`], [`fold_batchnorm`] and
 //! [`KernelChoice`]; `unet3d bench` ([`crate::bench`]) times them against burn's conv3d.
@@ -33,6 +34,8 @@ pub mod weight_grad_kernel;
 pub(crate) mod tests;
 
 pub use activation::Activation;
-pub use api::{KernelChoice, conv3d_fused, conv3d_fused_with, wgsl_available};
+pub use api::{
+    KernelChoice, conv3d_fused, conv3d_fused_with, own_kernels_available, wgsl_available,
+};
 pub use flex_conv::{conv3d_flex, flex_conv_supported};
 pub use reference::{conv3d_fused_reference, fold_batchnorm};

@@ -2,8 +2,9 @@
 //!
 //! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`]: on wgpu devices
 //! with `kernels = "wgsl"` it runs the hand-written WGSL kernels of [`crate::kernels`] (conv +
-//! bias, plus the folded BatchNorm and the activation at inference, in one dispatch); everywhere
-//! else burn's own `Conv3d`.
+//! bias, plus the folded BatchNorm and the activation at inference, in one dispatch); on flex
+//! flex's forward conv with the project's faster backward ([`kernels::conv3d_flex`]); with
+//! `kernels = "builtin"` (and on other devices) burn's own `Conv3d`.
 
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{
@@ -14,7 +15,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 
 use super::config::{Activation, Norm};
 use super::upsample::up_conv3d;
-use crate::kernels::{self, KernelChoice, fold_batchnorm, wgsl_available};
+use crate::kernels::{self, KernelChoice, fold_batchnorm, own_kernels_available};
 
 /// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
 #[derive(Module, Debug)]
@@ -95,17 +96,10 @@ impl ConvBlock {
     /// - input: `[batch, in, depth, height, width]`
     /// - output: `[batch, out, depth, height, width]`
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        if self.kernels == KernelChoice::Wgsl && wgsl_available(&x.device()) {
-            return self.forward_wgsl(x);
+        if self.kernels == KernelChoice::Wgsl && own_kernels_available(&x.device()) {
+            return self.forward_fused(x);
         }
-        let weight = self.conv.weight.val();
-        let z = match &self.conv.bias {
-            // flex: the same forward with a 2–3× faster backward (kernels::flex_conv).
-            Some(bias) if kernels::flex_conv_supported(&x, &weight) => {
-                kernels::conv3d_flex(x, weight, bias.val())
-            }
-            _ => self.conv.forward(x),
-        };
+        let z = self.conv.forward(x);
         self.activate(self.norm.forward(z))
     }
 
@@ -123,12 +117,13 @@ impl ConvBlock {
         }
     }
 
-    /// The WGSL path. What follows the convolution decides how much fuses into its epilogue:
+    /// The project's kernels (WGSL on wgpu, the flex conv on flex). What follows the convolution
+    /// decides how much fuses into the WGSL epilogue:
     /// nothing needs statistics of the conv output (no norm, or BatchNorm at inference, folded
     /// into a per-channel scale and shift) → conv + bias + norm + activation in one dispatch;
     /// a norm that computes statistics of this batch (InstanceNorm, BatchNorm in training) →
     /// conv + bias fused, then the norm and activation as burn ops.
-    fn forward_wgsl(&self, x: Tensor<5>) -> Tensor<5> {
+    fn forward_fused(&self, x: Tensor<5>) -> Tensor<5> {
         let weight = self.conv.weight.val();
         let bias = self.conv.bias.as_ref().map(|b| b.val());
         let training = x.device().is_autodiff();
