@@ -69,6 +69,10 @@ pub struct BenchConfig {
     /// own settings (cubecl.toml / env, default 3–10). Only changes wgpu first-call times.
     #[serde(default)]
     pub tune_samples: Option<usize>,
+    /// Seconds per target after which its remaining workloads are skipped (recorded as such in
+    /// the table and JSON); `None` = no limit.
+    #[serde(default)]
+    pub target_budget_s: Option<f64>,
     /// Seed of the random inputs and weights.
     pub seed: u64,
 }
@@ -92,6 +96,7 @@ impl BenchConfig {
             reps: 5,
             row_budget_s: None,
             tune_samples: None,
+            target_budget_s: None,
             seed: 7,
         })
     }
@@ -108,6 +113,7 @@ impl BenchConfig {
             reps: 2,
             row_budget_s: None,
             tune_samples: None,
+            target_budget_s: None,
             seed: 7,
         })
     }
@@ -116,13 +122,12 @@ impl BenchConfig {
         if self.warmup == 0 || self.reps == 0 {
             return Err(Error::config("bench: warmup and reps must be >= 1"));
         }
-        if self
-            .row_budget_s
-            .is_some_and(|b| !(b > 0.0 && b.is_finite()))
-        {
-            return Err(Error::config(
-                "bench: the row budget must be a positive number of seconds",
-            ));
+        for (name, budget) in [("row", self.row_budget_s), ("target", self.target_budget_s)] {
+            if budget.is_some_and(|b| !(b > 0.0 && b.is_finite())) {
+                return Err(Error::config(format!(
+                    "bench: the {name} budget must be a positive number of seconds"
+                )));
+            }
         }
         if self.tune_samples == Some(0) {
             return Err(Error::config("bench: --tune-samples must be >= 1"));
@@ -135,5 +140,41 @@ impl BenchConfig {
             return Err(Error::config("bench: no workloads selected"));
         }
         self.train.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_settings_are_errors() {
+        let ok = BenchConfig::quick().unwrap();
+        ok.validate().unwrap();
+        let mut c = ok.clone();
+        c.tune_samples = Some(0);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tune-samples")
+        );
+        let mut c = ok.clone();
+        c.row_budget_s = Some(-1.0);
+        assert!(c.validate().is_err());
+        let mut c = ok.clone();
+        c.target_budget_s = Some(f64::NAN);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("target budget")
+        );
+        let mut c = ok.clone();
+        c.conv = vec![[1, 0, 8, 8, 8]];
+        assert!(c.validate().is_err());
+        let mut c = ok;
+        c.workloads.clear();
+        assert!(c.validate().is_err());
     }
 }

@@ -26,6 +26,9 @@ pub struct BenchRow {
     pub case: String,
     pub result: Option<WorkloadResult>,
     pub error: Option<String>,
+    /// Why the row was not run (its target's time budget was spent); `None` = it ran.
+    #[serde(default)]
+    pub skipped: Option<String>,
     /// Baseline median / this median for the same workload (> 1: faster than the baseline).
     pub speedup: Option<f64>,
 }
@@ -72,15 +75,25 @@ pub struct BenchRun {
     pub baseline: String,
     pub rows: Vec<BenchRow>,
     pub total_s: f64,
+    /// False in the copies saved while the run is still going (after every row).
+    #[serde(default = "yes")]
+    pub finished: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Runs every workload of `cfg` on every target (a failure is recorded in its row, not fatal),
-/// printing each row as it finishes. Speed-ups are against the target whose label contains
-/// `baseline` (default: the first target).
+/// printing each row as it finishes and handing the run so far to `on_row` (to save partial
+/// results). Once a target's rows took `cfg.target_budget_s`, its remaining rows are recorded as
+/// skipped. Speed-ups are against the target whose label contains `baseline` (default: the
+/// first target).
 pub fn run_bench(
     cfg: &BenchConfig,
     targets: &[BenchTarget],
     baseline: Option<&str>,
+    mut on_row: impl FnMut(&BenchRun),
 ) -> Result<BenchRun> {
     cfg.validate()?;
     let base = match baseline {
@@ -98,14 +111,38 @@ pub fn run_bench(
         ))
     })?;
     let started = std::time::Instant::now();
+    let machine = Machine::detect();
+    let run_so_far = |rows: Vec<BenchRow>, finished: bool| {
+        let mut run = BenchRun {
+            machine: machine.clone(),
+            config: cfg.clone(),
+            baseline: base.clone(),
+            rows,
+            total_s: started.elapsed().as_secs_f64(),
+            finished,
+        };
+        run.compute_speedups();
+        run
+    };
     let mut rows = Vec::new();
     for t in targets {
-        for (w, conv) in cases(cfg) {
-            let outcome = catch_unwind(AssertUnwindSafe(|| run_workload(w, t, cfg, conv)));
-            let (result, error) = match outcome {
-                Ok(Ok(r)) => (Some(r), None),
-                Ok(Err(e)) => (None, Some(e.to_string())),
-                Err(p) => (None, Some(panic_message(&p))),
+        let target_started = std::time::Instant::now();
+        for (i, (w, conv)) in cases(cfg).into_iter().enumerate() {
+            let spent = target_started.elapsed().as_secs_f64();
+            // The first row of a target always runs.
+            let skipped = cfg
+                .target_budget_s
+                .filter(|&b| i > 0 && spent >= b)
+                .map(|b| format!("target budget of {b:.0} s spent ({spent:.0} s)"));
+            let (result, error) = if skipped.is_some() {
+                (None, None)
+            } else {
+                let outcome = catch_unwind(AssertUnwindSafe(|| run_workload(w, t, cfg, conv)));
+                match outcome {
+                    Ok(Ok(r)) => (Some(r), None),
+                    Ok(Err(e)) => (None, Some(e.to_string())),
+                    Err(p) => (None, Some(panic_message(&p))),
+                }
             };
             let row = BenchRow {
                 target: t.label.clone(),
@@ -115,29 +152,15 @@ pub fn run_bench(
                 case: case_name(w, conv),
                 result,
                 error,
+                skipped,
                 speedup: None,
             };
             eprintln!("{}", progress_line(&row));
             rows.push(row);
+            on_row(&run_so_far(rows.clone(), false));
         }
     }
-    for i in 0..rows.len() {
-        let base_median = rows
-            .iter()
-            .find(|r| r.target == base && r.case == rows[i].case)
-            .and_then(|r| r.result.as_ref())
-            .map(|r| r.measurement.median());
-        if let (Some(b), Some(r)) = (base_median, rows[i].result.as_ref()) {
-            rows[i].speedup = Some(b / r.measurement.median());
-        }
-    }
-    Ok(BenchRun {
-        machine: Machine::detect(),
-        config: cfg.clone(),
-        baseline: base,
-        rows,
-        total_s: started.elapsed().as_secs_f64(),
-    })
+    Ok(run_so_far(rows, true))
 }
 
 /// Every (workload, conv shape) to run: conv workloads once per shape, the others once.
@@ -180,11 +203,31 @@ fn progress_line(r: &BenchRow) -> String {
             res.measurement.first_call_s
         ),
         (None, Some(e)) => format!("{:<40} {:<30} failed: {e}", r.target, r.case),
-        (None, None) => String::new(),
+        (None, None) => format!(
+            "{:<40} {:<30} skipped: {}",
+            r.target,
+            r.case,
+            r.skipped.as_deref().unwrap_or("?")
+        ),
     }
 }
 
 impl BenchRun {
+    /// Baseline median / row median for every row whose case the baseline target measured.
+    fn compute_speedups(&mut self) {
+        for i in 0..self.rows.len() {
+            let base_median = self
+                .rows
+                .iter()
+                .find(|r| r.target == self.baseline && r.case == self.rows[i].case)
+                .and_then(|r| r.result.as_ref())
+                .map(|r| r.measurement.median());
+            if let (Some(b), Some(r)) = (base_median, self.rows[i].result.as_ref()) {
+                self.rows[i].speedup = Some(b / r.measurement.median());
+            }
+        }
+    }
+
     /// The table: one line per (target, workload).
     pub fn to_markdown(&self) -> String {
         let m = &self.machine;
@@ -204,7 +247,10 @@ impl BenchRun {
             )),
             self.config.tune_samples.map_or(String::new(), |n| format!(
                 ", cubecl autotune {n} sample(s) per candidate"
-            )),
+            )) + &self
+                .config
+                .target_budget_s
+                .map_or(String::new(), |b| format!(", targets stop after {b:.0} s")),
             self.baseline
         );
         s += "| target | workload | shape | n | median s | min s | max s | first call s | Mvoxel/s | GFLOP/s | device MB reserved so far | speed-up |\n";
@@ -232,16 +278,24 @@ impl BenchRun {
                     )
                 }
                 None => {
+                    let why = match &r.skipped {
+                        Some(reason) => format!("skipped: {reason}"),
+                        None => format!("failed: {}", r.error.as_deref().unwrap_or("?")),
+                    };
                     s += &format!(
-                        "| {} | {} | failed: {} | | | | | | | | | |\n",
+                        "| {} | {} | {} | | | | | | | | | |\n",
                         r.target,
                         r.case,
-                        r.error.as_deref().unwrap_or("?").replace('|', "/")
+                        why.replace('|', "/")
                     )
                 }
             }
         }
-        s += &format!("\ntotal {:.0} s\n", self.total_s);
+        if self.finished {
+            s += &format!("\ntotal {:.0} s\n", self.total_s);
+        } else {
+            s += &format!("\nstill running: {:.0} s so far\n", self.total_s);
+        }
         s
     }
 
@@ -302,11 +356,13 @@ impl BenchRun {
     pub fn check_complete(&self) -> Result<()> {
         for r in &self.rows {
             let Some(res) = &r.result else {
+                let why = match &r.skipped {
+                    Some(reason) => format!("was skipped: {reason}"),
+                    None => format!("failed: {}", r.error.as_deref().unwrap_or("?")),
+                };
                 return Err(Error::config(format!(
-                    "bench: {} / {} failed: {}",
-                    r.target,
-                    r.case,
-                    r.error.as_deref().unwrap_or("?")
+                    "bench: {} / {} {why}",
+                    r.target, r.case
                 )));
             };
             let m = &res.measurement;
@@ -326,5 +382,48 @@ impl BenchRun {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::target::{BackendFamily, targets};
+    use crate::kernels::KernelChoice;
+
+    #[test]
+    fn a_spent_target_budget_skips_the_remaining_rows_and_partial_runs_are_reported() {
+        let mut cfg = BenchConfig::quick().unwrap();
+        cfg.workloads = vec![Workload::ConvForward, Workload::UnetForward];
+        cfg.reps = 1;
+        cfg.target_budget_s = Some(1e-9);
+        let flex = targets(&[BackendFamily::Flex], &[KernelChoice::Builtin]).unwrap();
+        let mut partial = Vec::new();
+        let run = run_bench(&cfg, &flex, None, |r| {
+            partial.push((r.rows.len(), r.finished))
+        })
+        .unwrap();
+        assert_eq!(partial, [(1, false), (2, false)]);
+        assert!(run.finished);
+        assert!(run.rows[0].result.is_some() && run.rows[0].skipped.is_none());
+        let skipped = &run.rows[1];
+        assert!(skipped.result.is_none() && skipped.error.is_none());
+        assert!(
+            skipped
+                .skipped
+                .as_deref()
+                .unwrap()
+                .contains("target budget")
+        );
+        let md = run.to_markdown();
+        assert!(
+            md.contains("| skipped: target budget") && md.contains("targets stop after"),
+            "{md}"
+        );
+        let err = run.check_complete().unwrap_err().to_string();
+        assert!(err.contains("was skipped"), "{err}");
+        let json = serde_json::to_string(&run).unwrap();
+        let back: BenchRun = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.rows[1].skipped, skipped.skipped);
     }
 }

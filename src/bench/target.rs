@@ -1,4 +1,4 @@
-//! The rows of a benchmark: flex, and every wgpu adapter with each kernel choice.
+//! The rows of a benchmark: flex and every wgpu adapter, each with each kernel choice.
 
 use burn::tensor::DeviceKind;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ pub enum BackendFamily {
 /// One device and kernel choice to measure.
 #[derive(Clone, Debug)]
 pub struct BenchTarget {
-    /// Short row label, e.g. `flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
+    /// Short row label, e.g. `own-bwd flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub label: String,
     pub backend: Backend,
     /// Convolution implementation (on flex: `wgsl` = flex's conv with the project's backward).
@@ -111,5 +111,19 @@ pub fn kernel_name(k: KernelChoice) -> &'static str {
     match k {
         KernelChoice::Wgsl => "wgsl",
         KernelChoice::Builtin => "builtin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_gets_one_row_per_kernel_choice() {
+        let both = [KernelChoice::Builtin, KernelChoice::Wgsl];
+        let rows = targets(&[BackendFamily::Flex], &both).unwrap();
+        let labels: Vec<&str> = rows.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["builtin flex", "own-bwd flex"]);
+        assert!(rows.iter().zip(both).all(|(t, k)| t.kernels == k));
     }
 }

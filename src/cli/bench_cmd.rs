@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// table's n column shows how many were timed.
     #[arg(long, value_name = "SECONDS")]
     pub row_budget: Option<f64>,
+    /// Skip a target's remaining workloads once its rows took this many seconds (first calls
+    /// included); skipped rows are marked in the table and JSON. For slow adapters (lavapipe).
+    #[arg(long, value_name = "SECONDS")]
+    pub target_budget: Option<f64>,
     /// Time each cubecl autotune candidate this many times (min = max samples) instead of
     /// cubecl's 3–10: on slow adapters such as lavapipe, burn's built-in conv backward spends
     /// minutes per shape tuning; 1 cuts that several-fold (first-call times only).
@@ -82,6 +86,7 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
         cfg.volume = [v[0], v[1], v[2]];
     }
     cfg.tune_samples = a.tune_samples;
+    cfg.target_budget_s = a.target_budget;
     cfg.validate()?;
     if let Some(n) = cfg.tune_samples {
         // Before any wgpu device opens: cubecl reads its configuration once.
@@ -91,7 +96,12 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
     for t in &targets {
         println!("target: {} — {}", t.label, t.backend.describe());
     }
-    let run = run_bench(&cfg, &targets, a.baseline.as_deref())?;
+    // Saved after every row too, so an interrupted run keeps what it measured.
+    let run = run_bench(&cfg, &targets, a.baseline.as_deref(), |partial| {
+        if let Err(e) = partial.save(&a.out) {
+            log::warn!("could not save the partial results: {e}");
+        }
+    })?;
     print!("{}", run.to_markdown());
     let [md, json, png] = run.save(&a.out)?;
     println!(

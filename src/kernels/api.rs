@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use super::extension::Conv3dWgslOps;
-use super::plan::ConvGeometry;
 use super::flex_conv::{conv3d_flex, flex_conv_supported, is_flex};
+use super::plan::ConvGeometry;
 use super::reference::{conv3d_fused_reference, epilogue};
 use crate::{Error, Result};
 
