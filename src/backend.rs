@@ -190,6 +190,23 @@ pub fn sync(device: &Device) {
     let _ = device.sync();
 }
 
+/// Caps cubecl's autotuning at `samples` timed runs per candidate kernel (min = max samples),
+/// keeping every other setting from cubecl.toml and the environment. Must run before the first
+/// wgpu device is opened: cubecl reads its configuration once.
+pub fn set_autotune_samples(samples: usize) -> Result<()> {
+    use burn_cubecl::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
+    cfg.autotune.bench.min_samples = samples;
+    cfg.autotune.bench.max_samples = samples;
+    if CubeClRuntimeConfig::try_set(cfg) {
+        Ok(())
+    } else {
+        Err(Error::Backend(
+            "cubecl's configuration was already read; set autotune samples before opening a wgpu device".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,22 +248,5 @@ mod tests {
                 eprintln!("skipping: {e}");
             }
         }
-    }
-}
-
-/// Caps cubecl's autotuning at `samples` timed runs per candidate kernel (min = max samples),
-/// keeping every other setting from cubecl.toml and the environment. Must run before the first
-/// wgpu device is opened: cubecl reads its configuration once.
-pub fn set_autotune_samples(samples: usize) -> Result<()> {
-    use burn_cubecl::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
-    let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
-    cfg.autotune.bench.min_samples = samples;
-    cfg.autotune.bench.max_samples = samples;
-    if CubeClRuntimeConfig::try_set(cfg) {
-        Ok(())
-    } else {
-        Err(Error::Backend(
-            "cubecl's configuration was already read; set autotune samples before opening a wgpu device".into(),
-        ))
     }
 }

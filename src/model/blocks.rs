@@ -99,8 +99,7 @@ impl ConvBlock {
         if self.kernels == KernelChoice::Wgsl && own_kernels_available(&x.device()) {
             return self.forward_fused(x);
         }
-        let z = self.conv.forward(x);
-        self.activate(self.norm.forward(z))
+        self.activate(self.norm.forward(self.conv.forward(x)))
     }
 
     fn activate(&self, x: Tensor<5>) -> Tensor<5> {
