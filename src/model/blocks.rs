@@ -190,8 +190,9 @@ impl DoubleConv {
     }
 }
 
-/// One decoder level: up-convolution (kernel = stride = the level's pooling kernel, channels
-/// kept), concatenation with the skip connection, then a [`DoubleConv`] to the skip's width.
+/// One decoder level: up-convolution (kernel = stride = the level's pooling kernel; channels kept
+/// as in the paper, or to the skip's width as in nnU-Net), concatenation with the skip connection,
+/// then a [`DoubleConv`] to the skip's width.
 #[derive(Module, Debug)]
 pub struct UpBlock {
     /// Transposed convolution undoing the level's pooling (kernel = stride; its forward runs as
@@ -202,18 +203,18 @@ pub struct UpBlock {
 }
 
 impl UpBlock {
-    /// `channels` = `[up-conv in (= out), skip, out]`; `kernel` = the level's pooling kernel.
+    /// `channels` = `[up-conv in, up-conv out, skip, out]`; `kernel` = the level's pooling kernel.
     pub fn new(
-        channels: [usize; 3],
+        channels: [usize; 4],
         kernel: [usize; 3],
         norm: &Norm,
         activation: &Activation,
         kernels: KernelChoice,
         device: &Device,
     ) -> Self {
-        let [up, skip, out] = channels;
+        let [up_in, up, skip, out] = channels;
         UpBlock {
-            up: ConvTranspose3dConfig::new([up, up], kernel)
+            up: ConvTranspose3dConfig::new([up_in, up], kernel)
                 .with_stride(kernel)
                 .init(device),
             convs: DoubleConv::new([up + skip, out, out], norm, activation, kernels, device),
@@ -221,11 +222,11 @@ impl UpBlock {
     }
 
     /// # Shapes
-    /// - x: `[batch, up, d, h, w]`, skip: `[batch, skip, d·kd, h·kh, w·kw]`
+    /// - x: `[batch, up-conv in, d, h, w]`, skip: `[batch, skip, d·kd, h·kh, w·kw]`
     /// - output: `[batch, out, d·kd, h·kh, w·kw]`
     pub fn forward(&self, x: Tensor<5>, skip: Tensor<5>) -> Tensor<5> {
         let bias = self.up.bias.as_ref().map(|b| b.val());
-        let x = up_conv3d(x, self.up.weight.val(), bias); // [batch, up, d·kd, h·kh, w·kw]
+        let x = up_conv3d(x, self.up.weight.val(), bias); // [batch, up-conv out, d·kd, h·kh, w·kw]
         let x = Tensor::cat(vec![x, skip], 1); // [batch, up + skip, ...]
         self.convs.forward(x)
     }

@@ -35,6 +35,17 @@ pub enum Activation {
     LeakyRelu(f64),
 }
 
+/// Channels of the decoder's up-convolution.
+#[derive(Config, Debug, PartialEq)]
+pub enum UpConvWidth {
+    /// The paper: the up-conv keeps its input's channels (512 → 512 at the paper's level 2), so
+    /// the first decoder conv sees 512 + 256.
+    Keep,
+    /// nnU-Net: the up-conv goes to the skip's width (512 → 256), so the first decoder conv sees
+    /// 256 + 256; about 20 % fewer FLOPs for the whole net.
+    Skip,
+}
+
 /// Configuration of a [`UNet3d`](super::UNet3d), created with [`UNet3dConfig::new`] or
 /// [`UNet3dConfig::preset`] and turned into a module with [`UNet3dConfig::init`].
 ///
@@ -71,6 +82,9 @@ pub struct UNet3dConfig {
     /// halving per level. Training only: inference uses the full-resolution head.
     #[config(default = false)]
     pub deep_supervision: bool,
+    /// Channels of the decoder's up-convolutions.
+    #[config(default = "UpConvWidth::Keep")]
+    pub up_conv_width: UpConvWidth,
 }
 
 impl UNet3dConfig {
@@ -164,11 +178,16 @@ impl UNet3dConfig {
         [input, first, 2 * first]
     }
 
-    /// Channels of decoder level `l` (0..depth): `[up-conv in = out, skip, out]`,
-    /// e.g. the paper's level 2: `[512, 256, 256]` (convs (512+256)→256→256).
-    pub fn decoder_channels(&self, level: usize) -> [usize; 3] {
+    /// Channels of decoder level `l` (0..depth): `[up-conv in, up-conv out, skip, out]`,
+    /// e.g. the paper's level 2: `[512, 512, 256, 256]` (convs (512+256)→256→256); with
+    /// [`UpConvWidth::Skip`] `[512, 256, 256, 256]` (convs (256+256)→256→256).
+    pub fn decoder_channels(&self, level: usize) -> [usize; 4] {
         let skip = self.encoder_channels(level)[2];
-        [2 * skip, skip, skip]
+        let up_out = match self.up_conv_width {
+            UpConvWidth::Keep => 2 * skip,
+            UpConvWidth::Skip => skip,
+        };
+        [2 * skip, up_out, skip, skip]
     }
 
     /// Spatial divisor per axis [z, y, x]: input sizes must be multiples of it.
@@ -191,11 +210,14 @@ mod tests {
         assert_eq!(c.encoder_channels(1), [64, 64, 128]);
         assert_eq!(c.encoder_channels(2), [128, 128, 256]);
         assert_eq!(c.encoder_channels(3), [256, 256, 512]); // bottom
-        assert_eq!(c.decoder_channels(2), [512, 256, 256]);
-        assert_eq!(c.decoder_channels(1), [256, 128, 128]);
-        assert_eq!(c.decoder_channels(0), [128, 64, 64]);
+        assert_eq!(c.decoder_channels(2), [512, 512, 256, 256]);
+        assert_eq!(c.decoder_channels(1), [256, 256, 128, 128]);
+        assert_eq!(c.decoder_channels(0), [128, 128, 64, 64]);
         assert_eq!(c.divisor(), [8, 8, 8]);
         c.validate().unwrap();
+        let slim = c.with_up_conv_width(UpConvWidth::Skip);
+        assert_eq!(slim.decoder_channels(2), [512, 256, 256, 256]);
+        assert_eq!(slim.decoder_channels(0), [128, 64, 64, 64]);
     }
 
     #[test]

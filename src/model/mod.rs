@@ -16,7 +16,7 @@ mod gradcheck;
 mod wgsl_equivalence;
 
 pub use blocks::{ConvBlock, ConvBlockConfig, DoubleConv, NormLayer, UpBlock};
-pub use config::{Activation, MAX_DEPTH, Norm, PRESETS, UNet3dConfig};
+pub use config::{Activation, MAX_DEPTH, Norm, PRESETS, UNet3dConfig, UpConvWidth};
 pub use plan::{MIN_POOLED_SIZE, check_divisible, pooling_plan, required_divisor};
 pub use pool::max_pool3d;
 pub use stats::{ModelStats, model_stats, summary};

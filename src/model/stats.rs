@@ -65,25 +65,26 @@ pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
         }
     }
     for level in 0..config.depth {
-        let [up, skip, out] = config.decoder_channels(level);
+        let [up_in, up, skip, out] = config.decoder_channels(level);
         let k: usize = config
             .pool_kernels
             .get(level)
             .map_or(1, |k| k.iter().product());
-        params += k * up * up + up; // up-conv with bias
+        params += k * up_in * up + up; // up-conv with bias
         params += conv_block_params(up + skip, out, &config.norm)
             + conv_block_params(out, out, &config.norm);
         buffers += 2 * conv_block_buffers(out, &config.norm);
         // Kernel = stride: every output voxel gets one tap per (in, out) channel pair.
-        macs += scales[level] * ((up * up) as f64 + 27.0 * ((up + skip) * out + out * out) as f64);
+        macs +=
+            scales[level] * ((up_in * up) as f64 + 27.0 * ((up + skip) * out + out * out) as f64);
     }
-    let head_in = config.decoder_channels(0)[2];
+    let head_in = config.decoder_channels(0)[3];
     params += head_in * config.num_classes + config.num_classes;
     macs += (head_in * config.num_classes) as f64;
     if config.deep_supervision {
         // Training-only heads: parameters, but no inference FLOPs.
         for level in 1..config.depth {
-            params += config.decoder_channels(level)[2] * config.num_classes + config.num_classes;
+            params += config.decoder_channels(level)[3] * config.num_classes + config.num_classes;
         }
     }
     ModelStats {
@@ -128,7 +129,7 @@ fn thousands(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Activation;
+    use crate::model::{Activation, UpConvWidth};
     use burn::prelude::*;
 
     #[test]
@@ -172,17 +173,40 @@ mod tests {
     #[test]
     fn analytic_count_matches_module_for_every_variant() {
         let device = Device::flex();
-        for (norm, plan, deep) in [
-            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2]], false),
-            (Norm::None, vec![[2, 2, 2]], true),
-            (Norm::Batch, vec![[1, 2, 2], [1, 2, 2], [2, 2, 2]], false),
-            (Norm::Instance, vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]], true),
+        let (keep, skip) = (UpConvWidth::Keep, UpConvWidth::Skip);
+        for (norm, plan, deep, up) in [
+            (
+                Norm::Instance,
+                vec![[1, 2, 2], [2, 2, 2]],
+                false,
+                keep.clone(),
+            ),
+            (Norm::None, vec![[2, 2, 2]], true, skip.clone()),
+            (
+                Norm::Batch,
+                vec![[1, 2, 2], [1, 2, 2], [2, 2, 2]],
+                false,
+                skip.clone(),
+            ),
+            (
+                Norm::Instance,
+                vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]],
+                true,
+                keep,
+            ),
+            (
+                Norm::Instance,
+                vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]],
+                true,
+                skip,
+            ),
         ] {
             let config = UNet3dConfig::new(2, 4)
                 .with_base_channels(3)
                 .with_norm(norm)
                 .with_plan(plan)
-                .with_deep_supervision(deep);
+                .with_deep_supervision(deep)
+                .with_up_conv_width(up);
             let stats = model_stats(&config);
             assert_eq!(
                 stats.params + stats.buffers,
@@ -207,6 +231,11 @@ mod tests {
         let stats = model_stats(&config);
         assert_eq!(stats.flops_per_voxel, 2.0 * macs);
         assert_eq!(stats.flops_per_patch([1, 2, 2]), 8.0 * macs);
+
+        // nnU-Net's up-conv to the skip's width: 8→4, then (4+4)→4→4.
+        let slim = model_stats(&config.with_up_conv_width(UpConvWidth::Skip));
+        let slim_macs = macs - 8.0 * 8.0 + 8.0 * 4.0 - 27.0 * 4.0 * 4.0;
+        assert_eq!(slim.flops_per_voxel, 2.0 * slim_macs);
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl UNet3dConfig {
                 )
             })
             .collect();
-        let head_in = self.decoder_channels(0)[2];
+        let head_in = self.decoder_channels(0)[3];
         let head = Conv3dConfig::new([head_in, self.num_classes], [1, 1, 1]).init(device);
         let aux_levels = if self.deep_supervision {
             1..self.depth
@@ -82,7 +82,7 @@ impl UNet3dConfig {
         };
         let aux_heads = aux_levels
             .map(|l| {
-                let channels = self.decoder_channels(l)[2];
+                let channels = self.decoder_channels(l)[3];
                 Conv3dConfig::new([channels, self.num_classes], [1, 1, 1]).init(device)
             })
             .collect();

@@ -6,7 +6,7 @@ use super::doc::{Doc, Table};
 use super::fmt::{duration, thousands, triple};
 use crate::data::augment::AugmentConfig;
 use crate::error::Result;
-use crate::model::{Activation, Norm};
+use crate::model::{Activation, Norm, UpConvWidth};
 use crate::train::optim::OptimizerKind;
 
 fn kv(table: &mut Table, key: &str, value: String) {
@@ -150,13 +150,17 @@ pub(crate) fn model_and_training(doc: &mut Doc, inputs: &Inputs) -> Result<()> {
         &mut t,
         "architecture",
         format!(
-            "3D U-Net, depth {} ({} resolution levels), base channels {}, {}, {}, pooling kernels (z, y, x) {}",
+            "3D U-Net, depth {} ({} resolution levels), base channels {}, {}, {}, pooling kernels (z, y, x) {}, {}",
             m.depth,
             m.depth + 1,
             m.base_channels,
             norm_name(&m.norm),
             activation_name(&m.activation),
-            pools.join(" ")
+            pools.join(" "),
+            match m.up_conv_width {
+                UpConvWidth::Keep => "up-convolutions keep their channels (the paper)",
+                UpConvWidth::Skip => "up-convolutions to the skip's width (nnU-Net)",
+            }
         ),
     );
     kv(
