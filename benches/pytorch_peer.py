@@ -7,7 +7,8 @@ enough); unet3d itself never calls it.
 
 The network matches unet3d's `demo` preset after its pooling plan (in 1, 3 classes, depth 3, base 8,
 InstanceNorm (affine), LeakyReLU 0.01, pooling [1,2,2], [2,2,2], [2,2,2], up-convolution with
-kernel = stride = pooling, 1x1x1 head); the shapes are `unet3d bench`'s defaults (`--preset demo`).
+kernel = stride = pooling to the skip's width (`up_conv_width = "Skip"`; `--up-conv keep` for the
+paper's), 1x1x1 head); the shapes are `unet3d bench`'s defaults (`--preset demo`).
 Method as in unet3d: one untimed first call reported apart, then `reps` timed calls each ending in a
 device sync; median, min, max; GFLOP/s from the same analytic conv FLOP count.
 """
@@ -42,10 +43,15 @@ def double(cin, cmid, cout):
     return nn.Sequential(block(cin, cmid), block(cmid, cout))
 
 
+def up_out(up, skip, up_conv):
+    """Channels out of a decoder level's up-convolution: kept (the paper) or the skip's (nnU-Net)."""
+    return up if up_conv == "keep" else skip
+
+
 class UNet3d(nn.Module):
     """Cicek et al. 2016 channel plan: level l goes to BASE*2^l, then BASE*2^(l+1)."""
 
-    def __init__(self):
+    def __init__(self, up_conv):
         super().__init__()
         enc = lambda l: (1 if l == 0 else BASE * 2**l, BASE * 2**l, BASE * 2 ** (l + 1))
         self.encoder = nn.ModuleList(double(*enc(l)) for l in range(DEPTH))
@@ -54,8 +60,9 @@ class UNet3d(nn.Module):
         self.decoder = nn.ModuleList()
         for l in range(DEPTH):
             up, skip = BASE * 2 ** (l + 2), BASE * 2 ** (l + 1)
-            self.ups.append(nn.ConvTranspose3d(up, up, POOLS[l], stride=POOLS[l]))
-            self.decoder.append(double(up + skip, skip, skip))
+            u = up_out(up, skip, up_conv)
+            self.ups.append(nn.ConvTranspose3d(up, u, POOLS[l], stride=POOLS[l]))
+            self.decoder.append(double(u + skip, skip, skip))
         self.head = nn.Conv3d(BASE * 2, CLASSES, 1)
 
     def forward(self, x):
@@ -70,7 +77,7 @@ class UNet3d(nn.Module):
         return self.head(x)
 
 
-def unet_flops_per_voxel():
+def unet_flops_per_voxel(up_conv):
     """Forward FLOPs per input voxel, counted as unet3d's model_stats does (convs only)."""
     macs, scale = 0.0, 1.0
     for l in range(DEPTH + 1):
@@ -82,7 +89,8 @@ def unet_flops_per_voxel():
     for l in reversed(range(DEPTH)):
         scale /= math.prod(POOLS[l])
         up, skip = BASE * 2 ** (l + 2), BASE * 2 ** (l + 1)
-        macs += up * up / scale + 27 * ((up + skip) * skip + skip * skip) / scale
+        u = up_out(up, skip, up_conv)
+        macs += up * u / scale + 27 * ((u + skip) * skip + skip * skip) / scale
     macs += BASE * 2 * CLASSES
     return 2 * macs
 
@@ -131,6 +139,7 @@ def main():
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--volume", default=",".join(map(str, VOLUME)))
     ap.add_argument("--out", default="bench-torch")
+    ap.add_argument("--up-conv", choices=["skip", "keep"], default="skip")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -162,8 +171,8 @@ def main():
         row(f"conv3d fwd+bwd {c}->{c} {d}x{h}x{w}", [n, c, d, h, w], 3 * flops, n * d * h * w,
             first, s)
 
-    fpv = unet_flops_per_voxel()
-    model = UNet3d().to(dev)
+    fpv = unet_flops_per_voxel(a.up_conv)
+    model = UNet3d(a.up_conv).to(dev)
     vox = math.prod(PATCH)
     x = torch.randn(WINDOW_BATCH, 1, *PATCH, device=dev)
     model.eval()
@@ -219,7 +228,7 @@ def main():
         math.prod(volume), first, s)
 
     os.makedirs(a.out, exist_ok=True)
-    meta = dict(torch=torch.__version__, device=str(dev), threads=torch.get_num_threads(),
+    meta = dict(torch=torch.__version__, device=str(dev), threads=torch.get_num_threads(), up_conv=a.up_conv,
                 python=platform.python_version(), machine=platform.processor() or platform.machine())
     with open(os.path.join(a.out, "bench-torch.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=2)
