@@ -151,30 +151,16 @@ mod tests {
     fn invalid_settings_are_errors() {
         let ok = BenchConfig::quick().unwrap();
         ok.validate().unwrap();
-        let mut c = ok.clone();
-        c.tune_samples = Some(0);
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("tune-samples")
-        );
-        let mut c = ok.clone();
-        c.row_budget_s = Some(-1.0);
-        assert!(c.validate().is_err());
-        let mut c = ok.clone();
-        c.target_budget_s = Some(f64::NAN);
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("target budget")
-        );
-        let mut c = ok.clone();
-        c.conv = vec![[1, 0, 8, 8, 8]];
-        assert!(c.validate().is_err());
-        let mut c = ok;
-        c.workloads.clear();
-        assert!(c.validate().is_err());
+        // The error message of `ok` changed by `edit`.
+        let error = |edit: fn(&mut BenchConfig)| {
+            let mut c = ok.clone();
+            edit(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(error(|c| c.tune_samples = Some(0)).contains("tune-samples"));
+        assert!(error(|c| c.row_budget_s = Some(-1.0)).contains("row budget"));
+        assert!(error(|c| c.target_budget_s = Some(f64::NAN)).contains("target budget"));
+        assert!(error(|c| c.conv = vec![[1, 0, 8, 8, 8]]).contains("non-zero"));
+        assert!(error(|c| c.workloads.clear()).contains("no workloads"));
     }
 }

@@ -111,20 +111,14 @@ pub fn run_bench(
         ))
     })?;
     let started = std::time::Instant::now();
-    let machine = Machine::detect();
-    let run_so_far = |rows: Vec<BenchRow>, finished: bool| {
-        let mut run = BenchRun {
-            machine: machine.clone(),
-            config: cfg.clone(),
-            baseline: base.clone(),
-            rows,
-            total_s: started.elapsed().as_secs_f64(),
-            finished,
-        };
-        run.compute_speedups();
-        run
+    let mut run = BenchRun {
+        machine: Machine::detect(),
+        config: cfg.clone(),
+        baseline: base,
+        rows: Vec::new(),
+        total_s: 0.0,
+        finished: false,
     };
-    let mut rows = Vec::new();
     for t in targets {
         let target_started = std::time::Instant::now();
         for (i, (w, conv)) in cases(cfg).into_iter().enumerate() {
@@ -156,11 +150,14 @@ pub fn run_bench(
                 speedup: None,
             };
             eprintln!("{}", progress_line(&row));
-            rows.push(row);
-            on_row(&run_so_far(rows.clone(), false));
+            run.rows.push(row);
+            run.total_s = started.elapsed().as_secs_f64();
+            run.compute_speedups();
+            on_row(&run);
         }
     }
-    Ok(run_so_far(rows, true))
+    run.finished = true;
+    Ok(run)
 }
 
 /// Every (workload, conv shape) to run: conv workloads once per shape, the others once.

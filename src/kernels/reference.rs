@@ -33,14 +33,13 @@ pub fn conv3d_fused_reference(
 
 /// `act(z * scale + shift)` per channel of `z: [batch, co, d, h, w]` (each step optional).
 pub(crate) fn epilogue(
-    z: Tensor<5>,
+    mut z: Tensor<5>,
     scale: Option<Tensor<1>>,
     shift: Option<Tensor<1>>,
     act: Activation,
 ) -> Tensor<5> {
     let co = z.dims()[1];
     let channel = |t: Tensor<1>| t.reshape([1, co as i32, 1, 1, 1]);
-    let mut z = z;
     if let Some(s) = scale {
         z = z * channel(s);
     }
