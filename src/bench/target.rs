@@ -20,7 +20,7 @@ pub enum BackendFamily {
 /// One device and kernel choice to measure.
 #[derive(Clone, Debug)]
 pub struct BenchTarget {
-    /// Short row label, e.g. `own-bwd flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
+    /// Short row label, e.g. `own flex` or `wgsl wgpu llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub label: String,
     pub backend: Backend,
     /// Convolution implementation (on flex: `wgsl` = flex's conv with the project's backward).
@@ -99,10 +99,10 @@ pub fn targets(families: &[BackendFamily], kernels: &[KernelChoice]) -> Result<V
     Ok(out)
 }
 
-/// On flex the project's kernels are the conv with its own backward, not WGSL.
+/// On flex the project's kernels are its CPU conv (forward and backward), not WGSL.
 pub fn flex_kernel_name(k: KernelChoice) -> &'static str {
     match k {
-        KernelChoice::Wgsl => "own-bwd",
+        KernelChoice::Wgsl => "own",
         KernelChoice::Builtin => "builtin",
     }
 }
@@ -123,7 +123,7 @@ mod tests {
         let both = [KernelChoice::Builtin, KernelChoice::Wgsl];
         let rows = targets(&[BackendFamily::Flex], &both).unwrap();
         let labels: Vec<&str> = rows.iter().map(|t| t.label.as_str()).collect();
-        assert_eq!(labels, ["builtin flex", "own-bwd flex"]);
+        assert_eq!(labels, ["builtin flex", "own flex"]);
         assert!(rows.iter().zip(both).all(|(t, k)| t.kernels == k));
     }
 }

@@ -59,8 +59,8 @@ pub struct DeviceArgs {
     /// auto: a wgpu GPU if one exists, else flex; wgpu-cpu: wgpu on a software adapter (lavapipe).
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
-    /// 3×3×3 convolutions: the project's own kernels (`wgsl`: WGSL shaders on wgpu; on flex, the
-    /// conv with our faster backward) or burn's built-in conv3d (default: the model config's,
+    /// 3×3×3 convolutions: the project's own kernels (`wgsl`: WGSL shaders on wgpu; on flex, our
+    /// unfold + GEMM conv and backward) or burn's built-in conv3d (default: the model config's,
     /// which defaults to wgsl).
     #[arg(long, value_enum)]
     pub kernels: Option<crate::kernels::KernelChoice>,

@@ -21,7 +21,7 @@ use crate::{Error, Result};
 #[serde(rename_all = "lowercase")]
 pub enum KernelChoice {
     /// The project's own kernels: the hand-written WGSL shaders on wgpu devices; on flex,
-    /// flex's forward conv with the im2col + GEMM backward ([`super::flex_conv`]).
+    /// the unfold + GEMM conv and its backward ([`super::flex_conv`]).
     #[default]
     Wgsl,
     /// burn's built-in conv3d (forward and backward) followed by separate epilogue ops.

@@ -1,14 +1,17 @@
-//! The weight gradient of a stride-1, same-padded k×k×k convolution on the CPU, as im2col tiles
-//! and one GEMM per tile.
+//! The weight gradient of a stride-1, same-padded k×k×k convolution on the CPU, as unfolded
+//! tiles and k GEMMs per tile.
 //!
 //! burn's generic backward computes it as a convolution whose "kernel" is the whole output
 //! gradient (`[batch, d, h, w]` wide), which on flex at the U-Net's decoder shapes costs 3–4× the
-//! forward pass. Here every `(sample, slice)` tile of the input is unfolded into a
-//! `[ci·k³, h·w]` matrix (8 MB at 48 channels × 40×40) and multiplied into the accumulator
-//! `dW[co, ci·k³] += dy[co, h·w] · colsᵀ`, so the work is one well-shaped GEMM per tile; the
-//! tiles are split between threads, each with its own accumulator.
+//! forward pass. Here every `(sample, slice)` tile of the input is unfolded by whole rows
+//! ([`super::cpu_unfold`]) into a `[ci·k², h·pitch]` matrix, and each x-tap `c` is one GEMM
+//! `dW_c[co, ci·k²] += dy[co, h·pitch] · cols_cᵀ` (`dy` copied to the same padded pitch, zeros in
+//! the padding); the tiles are split between threads, each with its own accumulator. (Row bands
+//! that fit in L2, as in the forward, measured slower here: the reduction runs along the band.)
 
 use rayon::prelude::*;
+
+use super::cpu_unfold::{Unfold, unfold};
 
 /// `dW[o, i, a, b, c] = Σ_{n,z,y,x} dy[n, o, z, y, x] · x[n, i, z+a−p, y+b−p, x+c−p]` with
 /// `p = k/2` and zero outside the volume.
@@ -40,96 +43,91 @@ pub fn conv3d_weight_grad(
         "dy buffer does not match its shape"
     );
     assert!(k % 2 == 1, "same padding needs an odd kernel");
-    let cols_rows = ci * k * k * k;
-    let out_len = co * cols_rows;
+    let u = Unfold::new(ci, w, k, h);
+    let (taps, len) = (u.taps, u.len());
     let tiles: Vec<(usize, usize)> = (0..n).flat_map(|s| (0..d).map(move |z| (s, z))).collect();
     // A few tiles per task: each task owns one accumulator and one column buffer.
     let per_task = tiles
         .len()
         .div_ceil(rayon::current_num_threads().max(1) * 2)
         .max(1);
-    tiles
+    // acc[c][o][j]: the gradient of x-tap c, one per task, summed below in a fixed order.
+    let partial: Vec<Vec<f32>> = tiles
         .par_chunks(per_task)
         .map(|chunk| {
-            let mut acc = vec![0f32; out_len];
-            let mut cols = vec![0f32; cols_rows * plane];
+            let mut acc = vec![0f32; k * co * taps];
+            let mut cols = vec![0f32; u.buffer_len()];
+            // dy at the padded pitch; the padding columns stay 0.
+            let mut dy_p = vec![0f32; co * len];
             for &(s, z) in chunk {
-                unfold_tile(&mut cols, x, x_dims, s, z, k);
-                let dy_tile = &dy[(s * co * d + z) * plane..];
-                // acc[o, j] += Σ_v dy_tile[o·d·plane + v] · cols[j·plane + v]
-                // SAFETY: every pointer and stride stays inside its buffer: acc is co × cols_rows
-                // (row stride cols_rows), dy_tile rows are `d·plane` apart and `plane` long (the
-                // last row ends at (co−1)·d·plane + plane ≤ dy_tile.len()), cols is cols_rows ×
-                // plane read transposed.
-                unsafe {
-                    gemm::gemm(
-                        co,
-                        cols_rows,
-                        plane,
-                        acc.as_mut_ptr(),
-                        1,
-                        cols_rows as isize,
-                        true,
-                        dy_tile.as_ptr(),
-                        1,
-                        (d * plane) as isize,
-                        cols.as_ptr(),
-                        plane as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
+                unfold(&mut cols, x, x_dims, s, z, 0, &u);
+                for (o, dst) in dy_p.chunks_mut(len).enumerate() {
+                    let src = &dy[((s * co + o) * d + z) * plane..][..plane];
+                    for (d_row, s_row) in dst.chunks_mut(u.pitch).zip(src.chunks(w)) {
+                        d_row[..w].copy_from_slice(s_row);
+                    }
+                }
+                for c in 0..k {
+                    // acc[c][o, j] += Σ_v dy_p[o, v] · cols[j·stride + c + v]
+                    // SAFETY: acc[c] is co × taps (row stride taps); dy_p is co × len; the
+                    // shifted matrix is read transposed, its last read (taps−1)·stride + (k−1) +
+                    // len − 1 inside cols (taps·stride long, stride = len + k − 1).
+                    unsafe {
+                        gemm::gemm(
+                            co,
+                            taps,
+                            len,
+                            acc[c * co * taps..].as_mut_ptr(),
+                            1,
+                            taps as isize,
+                            true,
+                            dy_p.as_ptr(),
+                            1,
+                            len as isize,
+                            cols.as_ptr().add(c),
+                            u.stride() as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
                 }
             }
             acc
         })
-        .reduce(
-            || vec![0f32; out_len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
-}
-
-/// Fills `cols[j·plane + y·w + x]`, `j = ((i·k + a)·k + b)·k + c`, with the input of sample `s`,
-/// channel `i`, at `(z+a−p, y+b−p, x+c−p)` (0 outside the volume).
-fn unfold_tile(cols: &mut [f32], x: &[f32], dims: [usize; 5], s: usize, z: usize, k: usize) {
-    let [_, ci, d, h, w] = dims;
-    let plane = h * w;
-    let p = k / 2;
-    for (j, row) in cols.chunks_mut(plane).enumerate() {
-        let (c, b, a, i) = (j % k, (j / k) % k, (j / (k * k)) % k, j / (k * k * k));
-        let zz = z + a;
-        if zz < p || zz - p >= d {
-            row.fill(0.0);
-            continue;
-        }
-        let src_plane = &x[((s * ci + i) * d + zz - p) * plane..][..plane];
-        // Output x reads input x + c − p: the valid outputs are [lo, hi).
-        let lo = p.saturating_sub(c);
-        let hi = (w + p).saturating_sub(c).min(w);
-        for (y, out) in row.chunks_mut(w).enumerate() {
-            let yy = y + b;
-            if yy < p || yy - p >= h || lo >= hi {
-                out.fill(0.0);
-                continue;
-            }
-            let src = &src_plane[(yy - p) * w..][..w];
-            out[..lo].fill(0.0);
-            out[lo..hi].copy_from_slice(&src[lo + c - p..hi + c - p]);
-            out[hi..].fill(0.0);
+        .collect();
+    let acc = sum_halves(&partial);
+    // dW[o, j, c] = acc[c][o, j]
+    let mut dw = vec![0f32; co * taps * k];
+    for (oj, ws) in dw.chunks_mut(k).enumerate() {
+        for (c, v) in ws.iter_mut().enumerate() {
+            *v = acc[c * co * taps + oj];
         }
     }
+    dw
+}
+
+/// The element-wise sum of `parts` (at least one), as `sum(first half) + sum(second half)`: the
+/// tree rayon's `reduce` builds when it splits all the way down, but fixed, so the same shape
+/// gives the same bits however the threads were scheduled.
+fn sum_halves(parts: &[Vec<f32>]) -> Vec<f32> {
+    if parts.len() == 1 {
+        return parts[0].clone();
+    }
+    let (a, b) = parts.split_at(parts.len() / 2);
+    let mut sum = sum_halves(a);
+    sum.iter_mut().zip(sum_halves(b)).for_each(|(s, v)| *s += v);
+    sum
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::cpu_unfold::test_values as values;
 
     /// The definition, summed term by term.
     fn naive(x: &[f32], dy: &[f32], dims: [usize; 5], co: usize, k: usize) -> Vec<f32> {
@@ -179,18 +177,6 @@ mod tests {
         out
     }
 
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2654435761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
-
     #[test]
     fn matches_the_definition() {
         // Odd sizes, w < k and a 1-voxel axis exercise every border case.
@@ -200,6 +186,8 @@ mod tests {
             ([1, 1, 1, 3, 3], 1, 3),
             ([2, 2, 3, 3, 4], 2, 1),
             ([1, 2, 5, 6, 7], 2, 5),
+            // 64 channels and a wide row.
+            ([1, 64, 2, 3, 40], 2, 3),
         ] {
             let [n, ci, d, h, w] = dims;
             let x = values(n * ci * d * h * w, 1);
@@ -213,5 +201,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn same_bits_on_every_call() {
+        // 48 tiles: several per thread, so the per-task sums are combined in every call.
+        let dims = [3, 4, 16, 6, 7];
+        let x = values(3 * 4 * 16 * 6 * 7, 3);
+        let dy = values(3 * 5 * 16 * 6 * 7, 4);
+        let first = conv3d_weight_grad(&x, &dy, dims, 5, 3);
+        for _ in 0..5 {
+            assert_eq!(conv3d_weight_grad(&x, &dy, dims, 5, 3), first);
+        }
+    }
+
+    #[test]
+    fn halves_sum_in_a_fixed_tree() {
+        let parts: Vec<Vec<f32>> = [1e8f32, 1.0, -1e8, 1.0].iter().map(|&v| vec![v]).collect();
+        // In f32, (1e8 + 1) + (−1e8 + 1) rounds to 1e8 − 1e8 = 0; left to right it would be 1.
+        assert_eq!(sum_halves(&parts), vec![0.0]);
+        // Three parts: 1e8 + (1 − 1e8) = 0.
+        assert_eq!(sum_halves(&parts[..3]), vec![0.0]);
     }
 }

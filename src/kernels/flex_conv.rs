@@ -1,10 +1,13 @@
-//! The 3×3×3 convolution on flex (burn's CPU backend) with a faster backward.
+//! The 3×3×3 convolution on flex (burn's CPU backend), forward and backward, on the project's
+//! CPU kernels.
 //!
-//! The forward is flex's own conv3d. The backward replaces burn's generic one, which at the
-//! U-Net's shapes costs 3–5× the forward: the input gradient is flex's forward conv with the
-//! weight flipped and its channel axes swapped (a correlation, half the time of burn's
-//! `conv_transpose3d` at ≥ 16 channels), and the weight gradient is
-//! [`conv3d_weight_grad`](super::cpu_weight_grad::conv3d_weight_grad) (im2col tiles + GEMM).
+//! flex's own conv3d and burn's generic backward are slow at the U-Net's narrow layers: the
+//! forward spends more time building its im2col columns than multiplying (2–9× slower than
+//! [`conv3d_forward`] at 1–16 input channels), and the backward costs 3–5× the forward. Here
+//! the forward is [`conv3d_forward`] (row bands unfolded for the z and y taps, one GEMM per x
+//! tap), the input gradient is the same convolution of `dy` with the weight flipped in space and
+//! its channel axes swapped, and the weight gradient is [`conv3d_weight_grad`] (the same unfold,
+//! one GEMM per x tap).
 //!
 //! Used by the model's conv blocks on flex devices, with and without autodiff; checked against
 //! burn's `conv3d` and its gradients in the tests below.
@@ -18,12 +21,11 @@ use burn::backend::autodiff::{
 use burn::backend::flex::FlexTensor;
 use burn::backend::{
     Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
-    ops::{FloatTensorOps, ModuleOps},
-    tensor::FloatTensor,
+    ops::FloatTensorOps, tensor::FloatTensor,
 };
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
 
+use super::cpu_conv_forward::conv3d_forward;
 use super::cpu_weight_grad::conv3d_weight_grad;
 
 /// Whether `device` (looking through autodiff) is a flex device.
@@ -60,46 +62,61 @@ pub trait Conv3dFlexOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-fn same_padding(weight: &Shape) -> ConvOptions<3> {
-    let p = weight[2] / 2;
-    ConvOptions::new([1; 3], [p; 3], [1; 3], 1)
+/// `t` as a contiguous tensor, so its buffer can be read as one slice.
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t.clone()
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// `t`'s f32 values in row-major order.
+fn f32_values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().unwrap_or_else(|| {
+        panic!(
+            "conv3d_flex: the CPU kernels need contiguous f32 tensors, got {:?}",
+            t.dtype()
+        )
+    })
+}
+
+fn dims5(t: &FlexTensor) -> [usize; 5] {
+    let s = t.shape();
+    [s[0], s[1], s[2], s[3], s[4]]
+}
+
+/// `conv3d(x, weight) + bias` (zero bias when `None`) via [`conv3d_forward`].
+fn forward(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
+    let (x, weight) = (contiguous(x), contiguous(weight));
+    let [n, _, d, h, w] = dims5(&x);
+    let [co, _, k, ..] = dims5(&weight);
+    let bias = match bias {
+        Some(b) => f32_values(&contiguous(b)).to_vec(),
+        None => vec![0.0; co],
+    };
+    let y = conv3d_forward(f32_values(&x), f32_values(&weight), &bias, dims5(&x), k);
+    FlexTensor::from_data(TensorData::new(y, [n, co, d, h, w]))
 }
 
 impl Conv3dFlexOps for Flex {
     fn conv3d_flex(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        let options = same_padding(&weight.shape());
-        Flex::conv3d(x, weight, Some(bias), options)
+        forward(&x, &weight, Some(&bias))
     }
 }
 
 /// The input gradient: a same-padded correlation of `dy` with the weight flipped in space and
 /// transposed in channels (`[ci, co, k, k, k]`).
 fn input_grad(dy: FlexTensor, weight: FlexTensor) -> FlexTensor {
-    let options = same_padding(&weight.shape());
     let flipped = Flex::float_flip(Flex::float_swap_dims(weight, 0, 1), &[2, 3, 4]);
-    Flex::conv3d(dy, flipped, None, options)
+    forward(&dy, &flipped, None)
 }
 
 /// The weight gradient via [`conv3d_weight_grad`] on contiguous f32 buffers.
 fn weight_grad(dy: &FlexTensor, x: &FlexTensor, weight_shape: Shape) -> FlexTensor {
-    let contiguous = |t: &FlexTensor| {
-        if t.as_slice::<f32>().is_some() {
-            t.clone()
-        } else {
-            t.to_contiguous()
-        }
-    };
     let (dy, x) = (contiguous(dy), contiguous(x));
-    let xs = x.shape();
-    let x_dims = [xs[0], xs[1], xs[2], xs[3], xs[4]];
     let (co, k) = (weight_shape[0], weight_shape[2]);
-    let (Some(xv), Some(gv)) = (x.as_slice::<f32>(), dy.as_slice::<f32>()) else {
-        panic!(
-            "conv3d_flex: the weight gradient needs f32 tensors, got {:?}",
-            x.dtype()
-        );
-    };
-    let dw = conv3d_weight_grad(xv, gv, x_dims, co, k);
+    let dw = conv3d_weight_grad(f32_values(&x), f32_values(&dy), dims5(&x), co, k);
     FlexTensor::from_data(TensorData::new(dw, weight_shape))
 }
 
@@ -181,6 +198,7 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
     use burn::tensor::module::conv3d;
+    use burn::tensor::ops::ConvOptions;
 
     fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         (a - b).abs().max().into_scalar::<f32>()

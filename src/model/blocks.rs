@@ -3,7 +3,8 @@
 //! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`]: on wgpu devices
 //! with `kernels = "wgsl"` it runs the hand-written WGSL kernels of [`crate::kernels`] (conv +
 //! bias, plus the folded BatchNorm and the activation at inference, in one dispatch); on flex
-//! flex's forward conv with the project's faster backward ([`kernels::conv3d_flex`]); with
+//! the project's CPU conv and its backward ([`kernels::conv3d_flex`]), and InstanceNorm with the
+//! activation as one op ([`kernels::instance_norm_act_flex`]); with
 //! `kernels = "builtin"` (and on other devices) burn's own `Conv3d`.
 
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
@@ -121,11 +122,13 @@ impl ConvBlock {
     /// nothing needs statistics of the conv output (no norm, or BatchNorm at inference, folded
     /// into a per-channel scale and shift) → conv + bias + norm + activation in one dispatch;
     /// a norm that computes statistics of this batch (InstanceNorm, BatchNorm in training) →
-    /// conv + bias fused, then the norm and activation as burn ops.
+    /// conv + bias fused, then the norm and activation (on flex, InstanceNorm and the activation
+    /// as one op; elsewhere burn ops).
     fn forward_fused(&self, x: Tensor<5>) -> Tensor<5> {
         let weight = self.conv.weight.val();
         let bias = self.conv.bias.as_ref().map(|b| b.val());
         let training = x.device().is_autodiff();
+        let norm_act_fused = kernels::instance_norm_act_supported(&x);
         let fused = |scale, shift, act| {
             kernels::conv3d_fused(x, weight, bias, scale, shift, act)
                 .unwrap_or_else(|e| panic!("{e}"))
@@ -142,6 +145,19 @@ impl ConvBlock {
                     bn.epsilon,
                 );
                 fused(Some(scale), Some(shift), self.kernel_activation())
+            }
+            NormLayer::Instance(InstanceNorm {
+                gamma: Some(gamma),
+                beta: Some(beta),
+                epsilon,
+                ..
+            }) if norm_act_fused => {
+                let z = fused(None, None, kernels::Activation::Identity);
+                let slope = match self.activation {
+                    Activation::Relu => 0.0,
+                    Activation::LeakyRelu(slope) => slope as f32,
+                };
+                kernels::instance_norm_act_flex(z, gamma.val(), beta.val(), *epsilon as f32, slope)
             }
             norm => {
                 let z = fused(None, None, kernels::Activation::Identity);
