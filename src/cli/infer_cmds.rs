@@ -34,7 +34,8 @@ impl PredictFlags {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A run folder (its best checkpoint) or a checkpoint inside one.
+    /// A run folder (its final checkpoint, `checkpoints/last`) or a checkpoint inside one
+    /// (`RUN/checkpoints/best`: the best-validated model).
     #[arg(long)]
     pub model: PathBuf,
     /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder.
@@ -95,7 +96,8 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// A run folder (its best checkpoint) or a checkpoint inside one.
+    /// A run folder (its final checkpoint, `checkpoints/last`) or a checkpoint inside one
+    /// (`RUN/checkpoints/best`: the best-validated model).
     #[arg(long)]
     pub model: PathBuf,
     /// Dataset folder (with dataset.json).

@@ -20,6 +20,10 @@ pub struct Evaluation {
     pub dataset: PathBuf,
     pub split: Split,
     pub run: PathBuf,
+    /// The checkpoint folder or file the model was loaded from (empty in files written before
+    /// it was recorded).
+    #[serde(default)]
+    pub checkpoint: PathBuf,
     pub backend: String,
     pub mirror_tta: bool,
     pub largest_component: bool,
@@ -161,6 +165,7 @@ pub fn evaluate(
         dataset: dataset.root.clone(),
         split,
         run: predictor.run.clone(),
+        checkpoint: predictor.weights.clone(),
         backend: backend.to_string(),
         mirror_tta: opts.mirror_tta,
         largest_component: opts.largest_component,

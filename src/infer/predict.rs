@@ -58,11 +58,14 @@ pub struct Predictor {
     pub config: TrainConfig,
     pub info: RunInfo,
     pub run: PathBuf,
+    /// The checkpoint folder or file the weights came from.
+    pub weights: PathBuf,
     device: Device,
 }
 
 impl Predictor {
-    /// Loads `RUN` (its best checkpoint) or a checkpoint folder / `model.bpk` inside a run.
+    /// Loads `RUN` (its final checkpoint, `checkpoints/last`) or a checkpoint folder /
+    /// `model.bpk` inside a run (e.g. `RUN/checkpoints/best`).
     pub fn load(path: &Path, backend: &Backend) -> Result<Self> {
         let (run, weights) = locate(path)?;
         let mut config = TrainConfig::load(&run.join("config.json"))?;
@@ -75,6 +78,7 @@ impl Predictor {
             config,
             info,
             run,
+            weights,
             device,
         })
     }
@@ -138,11 +142,14 @@ pub fn tta_axes(config: &TrainConfig) -> Vec<usize> {
 /// Resolves a run folder or a checkpoint path to (run folder, weights file or folder).
 fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
     if path.join("config.json").exists() {
-        let best = checkpoints_dir(path).join("best");
-        let weights = if best.join(checkpoint::MODEL_FILE).exists() {
-            best
+        // The final model, as nnU-Net predicts with `checkpoint_final`: with the learning rate
+        // decayed to zero it is the converged one, while the best-validated checkpoint is picked
+        // by a Dice on a few validation cases that moves ±0.02 between evaluations.
+        let last = checkpoints_dir(path).join("last");
+        let weights = if last.join(checkpoint::MODEL_FILE).exists() {
+            last
         } else {
-            checkpoints_dir(path).join("last")
+            checkpoints_dir(path).join("best")
         };
         return Ok((path.to_path_buf(), weights));
     }

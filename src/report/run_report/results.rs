@@ -20,9 +20,13 @@ pub(crate) fn holdout(doc: &mut Doc, inputs: &Inputs) -> Result<()> {
         doc.para("Evaluation: not provided (evaluate the run and pass `--eval DIR`).");
         return Ok(());
     };
+    let checkpoint = match e.checkpoint.file_name() {
+        Some(name) => format!(", checkpoint `{}`", name.to_string_lossy()),
+        None => String::new(),
+    };
     doc.para(format!(
-        "From `{}`: the {:?} split, {} cases, backend {}, mirror TTA {}, largest component per class {}. \
-         Metrics at the native resolution, mean ± sd (sample sd) over cases.",
+        "From `{}`: the {:?} split, {} cases{checkpoint}, backend {}, mirror TTA {}, largest component \
+         per class {}. Metrics at the native resolution, mean ± sd (sample sd) over cases.",
         dir.join("summary.json").display(),
         e.split,
         e.summary.n_cases,

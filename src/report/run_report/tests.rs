@@ -149,6 +149,7 @@ fn fixture(tag: &str, phantom: bool) -> Fixture {
         dataset: data.clone(),
         split: Split::Test,
         run: run.clone(),
+        checkpoint: run.join("checkpoints").join("last"),
         backend: "flex (CPU, 2 threads)".into(),
         mirror_tta: false,
         largest_component: true,
@@ -274,6 +275,10 @@ fn full_report_has_our_numbers_published_numbers_figures_and_the_phantom_warning
             text.contains("1,234,567") && text.contains("20 of 20") && text.contains("1 min 15 s")
         );
         assert!(text.contains("0.625 × 0.625 × 3.500") && text.contains("12.25"));
+        assert!(
+            text.contains("checkpoint `last`"),
+            "the evaluated checkpoint"
+        );
         // Published numbers, cited as in anchors.md.
         for published in [
             "0.863",
