@@ -85,15 +85,15 @@ impl TrainConfig {
             "paper" => base("paper", [32, 128, 128], 2, 20_000),
             "small" => base("small", [16, 96, 96], 2, 4_000),
             "demo" => {
-                // Sized for a 2-core CPU in about nine minutes end to end (600 iterations at
-                // ~1.2 it/s on flex with our conv backward): a narrower net with nnU-Net's
+                // Sized for a 2-core CPU in about ten minutes end to end (1,000 iterations at
+                // ~1.8 it/s on flex with the project's CPU conv): a narrower net with nnU-Net's
                 // up-convolutions to the skip's width (15 % faster steps than the paper's, no
                 // loss per step) and the small model's deep supervision (which converges much
                 // faster early on) on a 1.25 mm in-plane grid (slices keep their 3 mm) with a
                 // 50 mm patch that still covers the gland, two thirds of the patches centred on
                 // the gland, and light augmentation (the held-out phantoms come from the training
                 // distribution; the full set of augmentations is for real scans and longer runs).
-                let mut c = base("small", [16, 40, 40], 2, 600)?;
+                let mut c = base("small", [16, 40, 40], 2, 1_000)?;
                 c.model.base_channels = 8;
                 c.model.up_conv_width = UpConvWidth::Skip;
                 c.preprocess.target_spacing = Some([1.25, 1.25, 3.0]);
@@ -104,7 +104,7 @@ impl TrainConfig {
                 a.elastic.p = 0.0;
                 a.noise.p = 0.0;
                 a.blur.p = 0.0;
-                c.val_every = 150;
+                c.val_every = 250;
                 c.val_cases = Some(2);
                 Ok(c)
             }
