@@ -110,3 +110,26 @@ pub(crate) fn test_values(len: usize, seed: u32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Shapes `(x dims, output channels, k)` for the CPU kernels' tests: odd sizes, `w < k`, a
+/// 1-voxel axis and k = 1 and 5 exercise every border case.
+#[cfg(test)]
+pub(crate) const TEST_SHAPES: [([usize; 5], usize, usize); 5] = [
+    ([2, 3, 4, 5, 6], 2, 3),
+    ([1, 2, 3, 4, 2], 3, 3),
+    ([1, 1, 1, 3, 3], 1, 3),
+    ([2, 2, 3, 3, 4], 2, 1),
+    ([1, 2, 5, 6, 7], 2, 5),
+];
+
+/// Asserts `got ≈ want` element-wise within `tol · (1 + |want|)`, naming `what` on failure.
+#[cfg(test)]
+pub(crate) fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, r)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - r).abs() < tol * (1.0 + r.abs()),
+            "{what}[{i}]: {g} vs {r}"
+        );
+    }
+}

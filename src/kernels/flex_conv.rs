@@ -63,7 +63,7 @@ pub trait Conv3dFlexOps: Backend {
 }
 
 /// `t` as a contiguous tensor, so its buffer can be read as one slice.
-fn contiguous(t: &FlexTensor) -> FlexTensor {
+pub(super) fn contiguous(t: &FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t.clone()
     } else {
@@ -71,11 +71,11 @@ fn contiguous(t: &FlexTensor) -> FlexTensor {
     }
 }
 
-/// `t`'s f32 values in row-major order.
-fn f32_values(t: &FlexTensor) -> &[f32] {
+/// `t`'s f32 values in row-major order (`t` contiguous).
+pub(super) fn f32_values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().unwrap_or_else(|| {
         panic!(
-            "conv3d_flex: the CPU kernels need contiguous f32 tensors, got {:?}",
+            "the flex CPU kernels need contiguous f32 tensors, got {:?}",
             t.dtype()
         )
     })

@@ -19,7 +19,7 @@ use burn::backend::{
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 use super::cpu_instance_norm::{self, NormSaved};
-use super::flex_conv::is_flex;
+use super::flex_conv::{contiguous, f32_values, is_flex};
 
 /// `leaky_relu(InstanceNorm(x) · gamma + beta, slope)` over each `(sample, channel)` plane of `x`
 /// (`[n, c, d, h, w]`, f32 on a flex device); `slope` 0 is ReLU.
@@ -59,15 +59,9 @@ pub trait InstanceNormActFlexOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// A small tensor's values (gamma, beta).
 fn values(t: &FlexTensor) -> Vec<f32> {
-    let t = if t.as_slice::<f32>().is_some() {
-        t.clone()
-    } else {
-        t.to_contiguous()
-    };
-    t.as_slice::<f32>()
-        .unwrap_or_else(|| panic!("instance_norm_act_flex needs f32, got {:?}", t.dtype()))
-        .to_vec()
+    f32_values(&contiguous(t)).to_vec()
 }
 
 /// The forward on flex tensors, with what the backward needs.
@@ -80,7 +74,8 @@ fn forward(
 ) -> (FlexTensor, NormSaved) {
     let shape = x.shape();
     let planes = shape[0] * shape[1];
-    let (y, saved) = cpu_instance_norm::forward(&values(x), gamma, beta, planes, eps, slope);
+    let x = contiguous(x);
+    let (y, saved) = cpu_instance_norm::forward(f32_values(&x), gamma, beta, planes, eps, slope);
     (FlexTensor::from_data(TensorData::new(y, shape)), saved)
 }
 
@@ -125,10 +120,10 @@ impl Backward<Flex, 3> for InstanceNormActBackward {
         _checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
-        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
         let s = ops.state;
         let (dx, dgamma, dbeta) =
-            cpu_instance_norm::backward(&dy, &s.saved, &s.gamma, &s.beta, s.slope);
+            cpu_instance_norm::backward(f32_values(&dy), &s.saved, &s.gamma, &s.beta, s.slope);
         let c = s.gamma.len();
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, s.shape)));

@@ -275,10 +275,6 @@ fn full_report_has_our_numbers_published_numbers_figures_and_the_phantom_warning
             text.contains("1,234,567") && text.contains("20 of 20") && text.contains("1 min 15 s")
         );
         assert!(text.contains("0.625 × 0.625 × 3.500") && text.contains("12.25"));
-        assert!(
-            text.contains("checkpoint `last`"),
-            "the evaluated checkpoint"
-        );
         // Published numbers, cited as in anchors.md.
         for published in [
             "0.863",
@@ -300,6 +296,9 @@ fn full_report_has_our_numbers_published_numbers_figures_and_the_phantom_warning
         );
     }
     assert!(md.contains("> **Warning:**") && html.contains("class=\"warn\""));
+    // The evaluated checkpoint.
+    assert!(md.contains("cases, checkpoint `last`,"));
+    assert!(html.contains("cases, checkpoint <code>last</code>,"));
     let e = load_evaluation(&f.eval).unwrap();
     let line = headline(&e);
     assert_eq!(
