@@ -16,8 +16,7 @@ pub struct Unfold {
     /// Kernel size (odd) and half-width `p = k/2`.
     pub k: usize,
     pub p: usize,
-    /// Input row width and padded pitch `w + 2p`.
-    pub w: usize,
+    /// Padded row pitch, `w + 2p` for input rows `w` wide.
     pub pitch: usize,
     /// Output rows in the tile.
     pub rows: usize,
@@ -31,7 +30,6 @@ impl Unfold {
         Unfold {
             k,
             p,
-            w,
             pitch: w + 2 * p,
             rows,
             taps: ci * k * k,
