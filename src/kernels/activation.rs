@@ -28,6 +28,16 @@ impl Activation {
         }
     }
 
+    /// The slope for `z <= 0`: 1 for the identity, 0 for ReLU (as the fused flex InstanceNorm
+    /// takes it).
+    pub fn negative_slope(self) -> f32 {
+        match self {
+            Activation::Identity => 1.0,
+            Activation::Relu => 0.0,
+            Activation::LeakyRelu(s) => s,
+        }
+    }
+
     /// Checks that the slope keeps the output sign equal to the pre-activation sign.
     pub fn validate(self) -> crate::Result<()> {
         match self {
@@ -70,6 +80,13 @@ pub(crate) fn wgsl_f32(v: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_slopes() {
+        assert_eq!(Activation::Identity.negative_slope(), 1.0);
+        assert_eq!(Activation::Relu.negative_slope(), 0.0);
+        assert_eq!(Activation::LeakyRelu(0.01).negative_slope(), 0.01);
+    }
 
     #[test]
     fn f32_literals_round_trip() {

@@ -153,10 +153,7 @@ impl ConvBlock {
                 ..
             }) if norm_act_fused => {
                 let z = fused(None, None, kernels::Activation::Identity);
-                let slope = match self.activation {
-                    Activation::Relu => 0.0,
-                    Activation::LeakyRelu(slope) => slope as f32,
-                };
+                let slope = self.kernel_activation().negative_slope();
                 kernels::instance_norm_act_flex(z, gamma.val(), beta.val(), *epsilon as f32, slope)
             }
             norm => {
