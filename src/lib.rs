@@ -9,7 +9,9 @@ pub mod infer;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod report;
+pub mod run;
 pub mod train;
 pub mod util;
 

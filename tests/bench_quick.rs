@@ -8,8 +8,8 @@ use std::process::Command;
 
 #[test]
 fn quick_bench_writes_a_complete_table_json_and_chart() {
-    let out = std::env::temp_dir().join(format!("unet3d-bench-quick-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bench");
     let wgpu = std::env::var_os("UNET3D_REQUIRE_WGPU").is_some();
     // Without the CI flag, flex only: a machine without an adapter must not fail this test.
     let backends = if wgpu { "flex,wgpu" } else { "flex" };
@@ -41,5 +41,4 @@ fn quick_bench_writes_a_complete_table_json_and_chart() {
     assert!(md.contains("| target | workload |") && md.contains("sliding window"));
     let png = std::fs::read(out.join("bench.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
-    std::fs::remove_dir_all(&out).unwrap();
 }

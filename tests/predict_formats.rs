@@ -2,22 +2,16 @@
 //! for NIfTI, NRRD and DICOM-series input (for DICOM, the affine derived from the series), and
 //! refuses to overwrite its input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use unet3d::backend::Backend;
-use unet3d::data::dicom_io::{SeriesMeta, write_series};
+use unet3d::data::io::dicom::{SeriesMeta, write_series};
 use unet3d::data::io::{read_image, read_labels, write_image};
-use unet3d::data::phantom::PhantomConfig;
+use unet3d::data::synth::phantom::PhantomConfig;
 use unet3d::data::synth::synth_dataset;
-use unet3d::train::{TrainConfig, TrainOptions, train};
-
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unet3d-predict-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use unet3d::run::TrainConfig;
+use unet3d::train::{TrainOptions, train};
 
 fn predict(run: &Path, input: &Path, output: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_unet3d"))
@@ -50,7 +44,8 @@ fn check_same_grid(run: &Path, input: &Path, output: &Path) {
 
 #[test]
 fn predict_output_is_on_the_input_grid_for_nifti_nrrd_and_dicom() {
-    let dir = scratch();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let phantoms = PhantomConfig {
         matrix: 64,
         ..PhantomConfig::default()
@@ -94,5 +89,4 @@ fn predict_output_is_on_the_input_grid_for_nifti_nrrd_and_dicom() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("input"));
     assert_eq!(std::fs::read(&nifti).unwrap(), before);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

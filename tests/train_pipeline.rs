@@ -1,18 +1,19 @@
 //! End-to-end training on tiny synthetic phantoms: exact resume on flex, the wgpu path on whatever
 //! adapter exists (lavapipe in CI), and learning from the paper's sparse annotation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use unet3d::backend::{Backend, DeviceChoice};
-use unet3d::data::augment::AugmentConfig;
 use unet3d::data::dataset::Dataset;
-use unet3d::data::phantom::PhantomConfig;
+use unet3d::data::prep::augment::AugmentConfig;
+use unet3d::data::synth::phantom::PhantomConfig;
 use unet3d::data::synth::synth_dataset;
-use unet3d::train::checkpoint;
-use unet3d::train::history::Record;
-use unet3d::train::{TrainConfig, TrainOptions, train};
+use unet3d::run::TrainConfig;
+use unet3d::run::checkpoint;
+use unet3d::run::history::Record;
+use unet3d::train::{TrainOptions, train};
 
 /// burn's weight initialisation draws from one process-wide RNG per backend, so training tests that
 /// compare seeded runs must not interleave with each other.
@@ -20,12 +21,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unet3d-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 /// Four small phantoms (2 train, 1 validation, 1 test), 64² in-plane.
@@ -73,7 +68,8 @@ fn fingerprint(run: &Path, cfg: &TrainConfig) -> Vec<f32> {
 #[test]
 fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
     let _guard = serial();
-    let root = scratch("resume");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     let ds = tiny_dataset(&root.join("data"));
     let flex = Backend::flex();
     let quiet = |resume, iterations| TrainOptions {
@@ -113,7 +109,6 @@ fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
     // A fresh run into a used folder is refused instead of overwriting it.
     let err = train(&ds, &one_go, tiny_config(6), &flex, &quiet(false, 6)).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -132,7 +127,8 @@ fn training_on_wgpu_runs_and_the_loss_falls() {
             return;
         }
     };
-    let root = scratch("wgpu");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     let ds = tiny_dataset(&root.join("data"));
     // Small enough for lavapipe (every new shape compiles and autotunes its kernels): 8 steps on
     // 8×16×16 patches, no validation pass.
@@ -154,13 +150,13 @@ fn training_on_wgpu_runs_and_the_loss_falls() {
         "loss did not fall on {}: {losses:?}",
         backend.describe()
     );
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn sparse_annotation_still_learns_the_dense_labels() {
     let _guard = serial();
-    let root = scratch("sparse");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     let ds = tiny_dataset(&root.join("data"));
     let mut cfg = tiny_config(150);
     cfg.sparse_slices = Some(3);
@@ -180,5 +176,4 @@ fn sparse_annotation_still_learns_the_dense_labels() {
         dice[1] > 0.4,
         "central-gland Dice on the dense validation label: {dice:?}"
     );
-    std::fs::remove_dir_all(root).unwrap();
 }

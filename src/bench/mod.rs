@@ -7,12 +7,14 @@
 //! in voxels/s and GFLOP/s from the analytic FLOP counts; speed-up against a baseline row.
 
 pub mod config;
-pub mod results;
+pub mod report;
+pub mod runner;
 pub mod target;
 pub mod timing;
 pub mod workloads;
 
 pub use config::{BenchConfig, Workload};
-pub use results::{BenchRow, BenchRun, run_bench};
+pub use report::{BenchRow, BenchRun};
+pub use runner::run_bench;
 pub use target::{BenchTarget, targets};
 pub use timing::{Measurement, measure};

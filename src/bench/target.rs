@@ -102,14 +102,14 @@ pub fn targets(families: &[BackendFamily], kernels: &[KernelChoice]) -> Result<V
 /// On flex the project's kernels are its CPU conv (forward and backward), not WGSL.
 pub fn flex_kernel_name(k: KernelChoice) -> &'static str {
     match k {
-        KernelChoice::Wgsl => "own",
+        KernelChoice::Own => "own",
         KernelChoice::Builtin => "builtin",
     }
 }
 
 pub fn kernel_name(k: KernelChoice) -> &'static str {
     match k {
-        KernelChoice::Wgsl => "wgsl",
+        KernelChoice::Own => "wgsl",
         KernelChoice::Builtin => "builtin",
     }
 }
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn flex_gets_one_row_per_kernel_choice() {
-        let both = [KernelChoice::Builtin, KernelChoice::Wgsl];
+        let both = [KernelChoice::Builtin, KernelChoice::Own];
         let rows = targets(&[BackendFamily::Flex], &both).unwrap();
         let labels: Vec<&str> = rows.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels, ["builtin flex", "own flex"]);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::sync;
 use crate::error::Result;
-use crate::report::stats::median;
+use crate::util::stats::median;
 
 /// Seconds of the first call (compilation, autotuning) and of every timed call.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::infer::sliding_window::window_starts;
 use crate::kernels::api::wgpu_device;
 use crate::kernels::{Activation, KernelChoice, conv3d_fused_with};
 use crate::model::{UNet3dConfig, model_stats};
-use crate::train::TrainConfig;
+use crate::run::TrainConfig;
 use crate::train::loss::batch_loss;
 use crate::util::rng::Rng;
 

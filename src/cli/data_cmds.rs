@@ -7,9 +7,9 @@ use clap::Args;
 
 use crate::backend::{self, Backend, DeviceChoice};
 use crate::data::dataset::Dataset;
-use crate::data::import_nci_isbi::{self, ImportOptions};
-use crate::data::phantom::PhantomConfig;
-use crate::data::{synth, synth_tcia};
+use crate::data::import::nci_isbi::{self, ImportOptions};
+use crate::data::synth::phantom::PhantomConfig;
+use crate::data::synth::{self, tcia as synth_tcia};
 use crate::report::explore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -139,7 +139,7 @@ pub fn import_cmd(a: ImportNciIsbiArgs) -> Result<()> {
     if !a.mapping.is_empty() {
         opts.label_mapping = a.mapping;
     }
-    let summary = import_nci_isbi::import(&opts)?;
+    let summary = nci_isbi::import(&opts)?;
     println!("{summary}");
     Ok(())
 }

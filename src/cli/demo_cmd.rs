@@ -8,15 +8,16 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::DeviceArgs;
+use super::device::DeviceArgs;
 use crate::data::dataset::{Dataset, Split};
-use crate::data::phantom::PhantomConfig;
+use crate::data::synth::phantom::PhantomConfig;
 use crate::data::synth::synth_dataset;
-use crate::infer::evaluate::evaluate;
 use crate::infer::predict::{PredictOptions, Predictor};
+use crate::metrics::evaluate::evaluate;
 use crate::report::explore::explore;
 use crate::report::run_report::{headline, write_report};
-use crate::train::{self, TrainConfig, TrainOptions};
+use crate::run::{RunDir, TrainConfig};
+use crate::train::{self, TrainOptions};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -61,7 +62,10 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
     let run = a.out.join("run");
     let mut cfg = TrainConfig::preset("demo")?;
     cfg.seed = a.seed;
-    let resume = run.join("checkpoints/last/state.json").exists();
+    let resume = RunDir::new(&run)
+        .last()
+        .join(crate::run::checkpoint::STATE_FILE)
+        .exists();
     let opts = TrainOptions {
         resume,
         progress: std::io::stderr().is_terminal(),

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::DeviceArgs;
+use super::device::DeviceArgs;
 use crate::data::dataset::{Dataset, Split};
 use crate::data::io::{read_image, write_labels};
-use crate::infer::evaluate::evaluate;
 use crate::infer::predict::{PredictOptions, Predictor};
+use crate::metrics::evaluate::evaluate;
 use crate::util::fsio::refuse_overwrite;
 
 /// Post-processing and test-time augmentation switches shared by predict and evaluate.
@@ -160,7 +160,7 @@ pub fn report_cmd(a: ReportArgs) -> Result<()> {
         &a.out,
     )?;
     if let Some(dir) = &a.eval {
-        let eval = crate::infer::evaluate::load_evaluation(dir)?;
+        let eval = crate::metrics::evaluate::load_evaluation(dir)?;
         println!("{}", crate::report::run_report::headline(&eval));
     }
     println!(

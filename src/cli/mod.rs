@@ -3,16 +3,17 @@
 mod bench_cmd;
 mod data_cmds;
 mod demo_cmd;
+mod device;
 mod infer_cmds;
 mod train_cmd;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::backend::{Backend, DeviceChoice};
 use bench_cmd::BenchArgs;
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
 use demo_cmd::DemoArgs;
+pub use device::DeviceArgs;
 use infer_cmds::{EvaluateArgs, PredictArgs, ReportArgs};
 use train_cmd::TrainArgs;
 
@@ -51,28 +52,6 @@ pub enum Command {
     /// Time conv layers, the U-Net, a training step and sliding-window inference on every backend
     /// (flex, each wgpu adapter with built-in and WGSL kernels): table, bench.json, chart.
     Bench(BenchArgs),
-}
-
-/// Backend choice shared by every computing command.
-#[derive(Debug, Clone, Args)]
-pub struct DeviceArgs {
-    /// auto: a wgpu GPU if one exists, else flex; wgpu-cpu: wgpu on a software adapter (lavapipe).
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// 3×3×3 convolutions: the project's own kernels (`wgsl`: WGSL shaders on wgpu; on flex, our
-    /// unfold + GEMM conv and backward) or burn's built-in conv3d (default: the model config's,
-    /// which defaults to wgsl).
-    #[arg(long, value_enum)]
-    pub kernels: Option<crate::kernels::KernelChoice>,
-}
-
-impl DeviceArgs {
-    /// Selects the backend and prints what was chosen.
-    pub fn select(&self) -> Result<Backend> {
-        let b = Backend::select(self.device)?.with_kernels(self.kernels);
-        println!("backend: {}", b.describe());
-        Ok(b)
-    }
 }
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::DeviceArgs;
+use super::device::DeviceArgs;
 use crate::data::dataset::Dataset;
-use crate::train::{self, TrainConfig, TrainOptions};
+use crate::run::TrainConfig;
+use crate::train::{self, TrainOptions};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -120,7 +121,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
     if let (Some(d), Some(step)) = (&outcome.best_val_dice, outcome.state.best_step) {
         println!(
             "best validation Dice at step {step}: {}",
-            train::trainer::fmt_dice(&names, d)
+            train::progress::fmt_dice(&names, d)
         );
     }
     println!("run folder: {}", a.out.display());

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::io::{read_image, read_labels};
-use super::{Image, LabelMap};
+use crate::data::io::{read_image, read_labels};
+use crate::data::{Image, LabelMap};
 use crate::error::{Error, Result};
 use crate::util::fsio;
 

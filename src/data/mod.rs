@@ -1,21 +1,18 @@
-//! Data: volume type and I/O (NIfTI, NRRD, DICOM), the dataset layout, the NCI-ISBI importer,
-//! synthetic prostate phantoms, and (for training) preprocessing, sampling and augmentation.
+//! Data: the volume type, the dataset layout, label-map comparisons, and four jobs in their own
+//! folders:
+//!
+//! - [`io`]: reading and writing volumes (NIfTI, NRRD, DICOM series), chosen by file ending;
+//! - [`import`]: importers of published datasets into the dataset layout (NCI-ISBI 2013);
+//! - [`synth`]: synthetic prostate phantoms, in the dataset layout or the TCIA download layout;
+//! - [`prep`]: training-time preparation (preprocessing and its cache, resampling, patch sampling,
+//!   augmentation, the loader threads).
 
-pub mod augment;
 pub mod dataset;
-pub mod dicom_io;
-pub mod import_nci_isbi;
+pub mod import;
 pub mod io;
-pub mod loader;
-pub mod nifti_io;
-pub mod nrrd;
-pub mod phantom;
-pub mod preprocess;
-pub mod preprocess_cache;
-pub mod resample;
-pub mod sampler;
+pub mod labels;
+pub mod prep;
 pub mod synth;
-pub mod synth_tcia;
 pub mod volume;
 
 pub use volume::{Affine, Image, LabelMap, Volume};

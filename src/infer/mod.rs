@@ -1,6 +1,6 @@
-//! Inference: sliding-window prediction over whole volumes.
+//! Inference: sliding-window prediction over whole volumes, the clean-up of label maps, and
+//! `predict` with a trained run (the run's preprocessing, the network, back to the native grid).
 
-pub mod evaluate;
 pub mod postprocess;
 pub mod predict;
 pub mod sliding_window;

@@ -10,14 +10,12 @@ use burn::tensor::Device;
 use super::postprocess::keep_largest_component;
 use super::sliding_window::predict_probabilities;
 use crate::backend::Backend;
-use crate::data::preprocess;
+use crate::data::labels::argmax;
+use crate::data::prep::preprocess;
 use crate::data::{Image, LabelMap};
-use crate::error::{Error, Result};
-use crate::metrics::argmax;
+use crate::error::Result;
 use crate::model::UNet3d;
-use crate::train::TrainConfig;
-use crate::train::checkpoint;
-use crate::train::trainer::{RunInfo, checkpoints_dir, load_run_info};
+use crate::run::{LoadedRun, RunInfo, TrainConfig};
 
 #[derive(Clone, Debug)]
 pub struct PredictOptions {
@@ -67,19 +65,20 @@ impl Predictor {
     /// Loads `RUN` (its final checkpoint, `checkpoints/last`) or a checkpoint folder /
     /// `model.bpk` inside a run (e.g. `RUN/checkpoints/best`).
     pub fn load(path: &Path, backend: &Backend) -> Result<Self> {
-        let (run, weights) = locate(path)?;
-        let mut config = TrainConfig::load(&run.join("config.json"))?;
-        config.model.kernels = backend.kernels_for(config.model.kernels);
-        let info = load_run_info(&run)?;
-        let device = backend.device.clone();
-        let model = checkpoint::load_model(&weights, config.model.init(&device)?)?;
+        let LoadedRun {
+            model,
+            config,
+            info,
+            run,
+            weights,
+        } = LoadedRun::open(path, backend)?;
         Ok(Predictor {
             model,
             config,
             info,
             run,
             weights,
-            device,
+            device: backend.device.clone(),
         })
     }
 
@@ -137,39 +136,6 @@ pub fn tta_axes(config: &TrainConfig) -> Vec<usize> {
     } else {
         vec![]
     }
-}
-
-/// Resolves a run folder or a checkpoint path to (run folder, weights file or folder).
-fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
-    if path.join("config.json").exists() {
-        // The final model, as nnU-Net predicts with `checkpoint_final`: with the learning rate
-        // decayed to zero it is the converged one, while the best-validated checkpoint is picked
-        // by a Dice on a few validation cases that moves ±0.02 between evaluations.
-        let last = checkpoints_dir(path).join("last");
-        let weights = if last.join(checkpoint::MODEL_FILE).exists() {
-            last
-        } else {
-            checkpoints_dir(path).join("best")
-        };
-        return Ok((path.to_path_buf(), weights));
-    }
-    // RUN/checkpoints/<name>[/model.bpk]
-    let ckpt = if path.is_file() {
-        path.parent().unwrap_or(path)
-    } else {
-        path
-    };
-    if let Some(run) = ckpt
-        .parent()
-        .and_then(Path::parent)
-        .filter(|r| r.join("config.json").exists())
-    {
-        return Ok((run.to_path_buf(), path.to_path_buf()));
-    }
-    Err(Error::invalid(
-        path,
-        "not a training run folder (no config.json) nor a checkpoint inside one",
-    ))
 }
 
 #[cfg(test)]

@@ -4,39 +4,11 @@
 //! augmentation. Only one batch of windows lives on the device at a time; the stitched probabilities
 //! live on the host, so memory on the device is bounded whatever the volume size.
 
-use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::model::UNet3d;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SlidingWindowConfig {
-    /// Window size `[D, H, W]` (the training patch).
-    pub patch: [usize; 3],
-    /// Step between windows as a fraction of the patch (0.5 = half-overlapping).
-    pub step: f64,
-    /// Gaussian σ as a fraction of the patch size.
-    pub sigma_scale: f64,
-    /// Windows per forward pass.
-    pub batch: usize,
-    /// Tensor axes to mirror for test-time augmentation (2 = D, 3 = H, 4 = W); every combination is averaged.
-    pub mirror_axes: Vec<usize>,
-}
-
-impl Default for SlidingWindowConfig {
-    fn default() -> Self {
-        SlidingWindowConfig {
-            patch: [16, 64, 64],
-            step: 0.5,
-            sigma_scale: 0.125,
-            batch: 2,
-            mirror_axes: vec![],
-        }
-    }
-}
+pub use crate::run::config::SlidingWindowConfig;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Start offsets of the windows along one axis so that they cover `size` with a step of at most
 /// `step * patch` (the last window ends exactly at the border).

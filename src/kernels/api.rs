@@ -7,25 +7,50 @@ use burn_cubecl::CubeDevice;
 use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
-use super::extension::Conv3dWgslOps;
-use super::flex_conv::{conv3d_flex, flex_conv_supported, is_flex};
-use super::plan::ConvGeometry;
+use super::cpu::flex_conv::{conv3d_flex, flex_conv_supported, is_flex};
 use super::reference::{conv3d_fused_reference, epilogue};
+use super::wgsl::extension::Conv3dWgslOps;
+use super::wgsl::plan::ConvGeometry;
 use crate::{Error, Result};
 
-/// Which convolution implementation a model uses. The serialized names are kept from when only
-/// wgpu had a choice: `wgsl` means the project's own kernels on every device.
+/// Which convolutions a model asks for (its config's `kernels`, or `--kernels`). Configs written
+/// before the rename say `"wgsl"` for `Own`, which still loads.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum KernelChoice {
     /// The project's own kernels: the hand-written WGSL shaders on wgpu devices; on flex,
-    /// the unfold + GEMM conv and its backward ([`super::flex_conv`]).
+    /// the unfold + GEMM conv and its backward ([`super::cpu::flex_conv`]).
     #[default]
-    Wgsl,
+    #[serde(alias = "wgsl")]
+    #[value(alias = "wgsl")]
+    Own,
     /// burn's built-in conv3d (forward and backward) followed by separate epilogue ops.
     Builtin,
+}
+
+/// The convolution implementation that actually runs, decided once from a [`KernelChoice`] and
+/// the device (a model's conv blocks decide it when they are built).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConvImpl {
+    /// The hand-written WGSL kernels (wgpu devices).
+    Wgsl,
+    /// The project's CPU conv and fused InstanceNorm (flex).
+    Cpu,
+    /// burn's own conv3d and its backward (any device).
+    Builtin,
+}
+
+impl ConvImpl {
+    /// `Own` means WGSL on wgpu, the CPU kernels on flex and burn's ops on any other device.
+    pub fn choose(choice: KernelChoice, device: &Device) -> Self {
+        match choice {
+            KernelChoice::Own if wgsl_available(device) => ConvImpl::Wgsl,
+            KernelChoice::Own if is_flex(device) => ConvImpl::Cpu,
+            _ => ConvImpl::Builtin,
+        }
+    }
 }
 
 /// The wgpu device behind `device` (looking through autodiff), if it is one.
@@ -66,13 +91,30 @@ pub fn conv3d_fused(
     shift: Option<Tensor<1>>,
     act: Activation,
 ) -> Result<Tensor<5>> {
-    conv3d_fused_with(KernelChoice::Wgsl, x, weight, bias, scale, shift, act)
+    conv3d_fused_with(KernelChoice::Own, x, weight, bias, scale, shift, act)
 }
 
-/// [`conv3d_fused`] with an explicit implementation choice (`Builtin` always uses
-/// [`conv3d_fused_reference`], burn's ops).
+/// [`conv3d_fused`] with an explicit choice (`Builtin` always uses [`conv3d_fused_reference`],
+/// burn's ops).
 pub fn conv3d_fused_with(
     choice: KernelChoice,
+    x: Tensor<5>,
+    weight: Tensor<5>,
+    bias: Option<Tensor<1>>,
+    scale: Option<Tensor<1>>,
+    shift: Option<Tensor<1>>,
+    act: Activation,
+) -> Result<Tensor<5>> {
+    let imp = ConvImpl::choose(choice, &x.device());
+    conv3d_fused_as(imp, x, weight, bias, scale, shift, act)
+}
+
+/// [`conv3d_fused`] with the implementation already decided. The CPU kernels take f32 tensors
+/// with odd cubic kernels and fall back to [`conv3d_fused_reference`] for anything else (e.g. the
+/// f64 gradient check); `Wgsl` on a device that is not wgpu, a non-f32 tensor or one beyond the
+/// adapter's limits is an error.
+pub fn conv3d_fused_as(
+    imp: ConvImpl,
     x: Tensor<5>,
     weight: Tensor<5>,
     bias: Option<Tensor<1>>,
@@ -94,16 +136,17 @@ pub fn conv3d_fused_with(
         }
     }
     let device = x.device();
-    if choice == KernelChoice::Wgsl && flex_conv_supported(&x, &weight) {
-        let bias = bias.unwrap_or_else(|| Tensor::<1>::zeros([g.co], &device));
-        return Ok(epilogue(conv3d_flex(x, weight, bias), scale, shift, act));
-    }
-    let cube = match choice {
-        KernelChoice::Wgsl => wgpu_device(&device),
-        KernelChoice::Builtin => None,
-    };
-    let Some(cube) = cube else {
-        return Ok(conv3d_fused_reference(x, weight, bias, scale, shift, act));
+    let cube = match imp {
+        ConvImpl::Cpu if flex_conv_supported(&x, &weight) => {
+            let bias = bias.unwrap_or_else(|| Tensor::<1>::zeros([g.co], &device));
+            return Ok(epilogue(conv3d_flex(x, weight, bias), scale, shift, act));
+        }
+        ConvImpl::Cpu | ConvImpl::Builtin => {
+            return Ok(conv3d_fused_reference(x, weight, bias, scale, shift, act));
+        }
+        ConvImpl::Wgsl => wgpu_device(&device).ok_or_else(|| {
+            Error::config("conv3d: the WGSL kernels need a wgpu device; this tensor is elsewhere")
+        })?,
     };
     if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
         return Err(Error::config(format!(
@@ -164,7 +207,7 @@ mod tests {
         use clap::ValueEnum;
         assert_eq!(
             KernelChoice::from_str("wgsl", true).unwrap(),
-            KernelChoice::Wgsl
+            KernelChoice::Own
         );
     }
 }

@@ -193,11 +193,11 @@ fn reference(
 /// launchers on `CubeBackend` directly so the variant is explicit.
 #[test]
 fn tile_variants_match_reference() {
-    use super::direct_tiling::DirectTiling;
-    use super::launch::{forward_with, input_grad_with};
-    use super::launch_grads::weight_grad_with;
-    use super::plan::ConvGeometry;
-    use super::weight_grad_kernel::WeightGradPlan;
+    use super::wgsl::launch::{forward_with, input_grad_with};
+    use super::wgsl::launch_grads::weight_grad_with;
+    use super::wgsl::plan::ConvGeometry;
+    use super::wgsl::tiling::DirectTiling;
+    use super::wgsl::weight_grad::WeightGradPlan;
     use burn::backend::DispatchDevice;
     use burn::backend::ops::FloatTensorOps;
     use burn_cubecl::CubeBackend;

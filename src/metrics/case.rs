@@ -13,9 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::overlap::Counts;
 use super::surface::mask_surface_distances;
 use crate::data::LabelMap;
+use crate::data::labels::Counts;
 use crate::error::{Error, Result};
 
 /// Which mask was empty when a class is missing from a case.

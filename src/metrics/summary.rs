@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::case::{ClassMetrics, EmptyKind};
 use crate::error::Result;
 use crate::util::fsio::write_atomic_with;
+use crate::util::stats::percentile_sorted;
 
 /// Descriptive statistics of one metric over cases.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,11 +43,7 @@ impl Stats {
         } else {
             0.0
         };
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        };
+        let median = percentile_sorted(&v, 50.0);
         Some(Stats {
             mean,
             sd,
@@ -335,7 +332,8 @@ mod tests {
 
     #[test]
     fn per_case_csv_round_trip() {
-        let dir = std::env::temp_dir().join(format!("unet3d-summary-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("per_case.csv");
         let per_case = vec![(
             "case,1".to_string(),
@@ -355,6 +353,5 @@ mod tests {
             "{}",
             lines[2]
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,6 +23,8 @@
 //! of both surfaces only (exact, since every seed and every query point lies inside it), which keeps a
 //! small prostate inside a 400×400×40 volume cheap.
 
+use crate::util::stats::percentile_in_place;
+
 /// The directed surface-to-surface distances (mm) between a prediction and a reference mask.
 ///
 /// When either surface is empty (an empty mask) no distance is defined: both lists are empty and the
@@ -52,15 +54,14 @@ impl SurfaceDistances {
 
     /// 95th percentile of the union of both directed lists (medpy `hd95`).
     pub fn hd95(&self) -> Option<f64> {
-        self.union().map(|mut all| percentile(&mut all, 95.0))
+        self.union()
+            .and_then(|mut all| percentile_in_place(&mut all, 95.0))
     }
 
     /// The larger of the two directed 95th percentiles (MONAI `compute_hausdorff_distance(percentile=95)`).
     pub fn hd95_max_directed(&self) -> Option<f64> {
-        self.is_defined().then(|| {
-            percentile(&mut self.pred_to_ref.clone(), 95.0)
-                .max(percentile(&mut self.ref_to_pred.clone(), 95.0))
-        })
+        let p95 = |d: &[f64]| percentile_in_place(&mut d.to_vec(), 95.0);
+        p95(&self.pred_to_ref)?.max(p95(&self.ref_to_pred)?).into()
     }
 
     /// Mean of all distances of both directions (MONAI symmetric average surface distance).
@@ -74,19 +75,6 @@ impl SurfaceDistances {
         self.union()
             .map(|all| all.iter().copied().fold(0.0, f64::max))
     }
-}
-
-/// The `p`-th percentile (0–100) with linear interpolation between order statistics (numpy default).
-/// Sorts `values` in place; 0 for an empty list.
-pub fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = (p / 100.0).clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    values[lo] + (rank - lo as f64) * (values[hi] - values[lo])
 }
 
 /// Surface distances of label `class` between two label buffers on the same grid

@@ -239,15 +239,6 @@ fn surface_distances_match_brute_force_on_random_masks() {
 }
 
 #[test]
-fn percentile_interpolates_like_numpy() {
-    let mut v: Vec<f64> = (0..=10).rev().map(f64::from).collect();
-    assert!(close(percentile(&mut v, 95.0), 9.5));
-    assert!(close(percentile(&mut [2.0, 1.0], 50.0), 1.5));
-    assert_eq!(percentile(&mut [], 95.0), 0.0);
-    assert_eq!(percentile(&mut [4.0], 95.0), 4.0);
-}
-
-#[test]
 fn large_volume_gives_finite_distances() {
     // A 256×256×40 grid with two overlapping ellipsoids spanning most of it: the whole EDT runs.
     // (Its speed is measured by benchmarks, never asserted here.)

@@ -1,11 +1,12 @@
 //! The U-Net's building blocks: conv → norm → activation, two of them, and the up-sampling step.
 //!
-//! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`]: on wgpu devices
-//! with `kernels = "wgsl"` it runs the hand-written WGSL kernels of [`crate::kernels`] (conv +
+//! Every 3×3×3 convolution of the network goes through [`ConvBlock::forward`], which runs the
+//! [`ConvImpl`] the block chose when it was built from its `kernels` setting and the device: on
+//! wgpu devices with `kernels = "own"` the hand-written WGSL kernels of [`crate::kernels`] (conv +
 //! bias, plus the folded BatchNorm and the activation at inference, in one dispatch); on flex
 //! the project's CPU conv and its backward ([`kernels::conv3d_flex`]), and InstanceNorm with the
-//! activation as one op ([`kernels::instance_norm_act_flex`]); with
-//! `kernels = "builtin"` (and on other devices) burn's own `Conv3d`.
+//! activation as one op ([`kernels::instance_norm_act_flex`]); with `kernels = "builtin"` (and
+//! on other devices) burn's own `Conv3d`.
 
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{
@@ -16,7 +17,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 
 use super::config::{Activation, Norm};
 use super::upsample::up_conv3d;
-use crate::kernels::{self, KernelChoice, fold_batchnorm, own_kernels_available};
+use crate::kernels::{self, ConvImpl, KernelChoice, fold_batchnorm};
 
 /// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
 #[derive(Module, Debug)]
@@ -58,8 +59,8 @@ pub struct ConvBlockConfig {
     /// Activation after the normalisation.
     #[config(default = "Activation::Relu")]
     pub activation: Activation,
-    /// Convolution implementation on wgpu devices.
-    #[config(default = "KernelChoice::Wgsl")]
+    /// Which convolutions to run (the project's own or burn's).
+    #[config(default = "KernelChoice::Own")]
     pub kernels: KernelChoice,
 }
 
@@ -73,9 +74,10 @@ pub struct ConvBlock {
     /// Its activation (a constant, not a parameter).
     #[module(skip)]
     pub activation: Activation,
-    /// Which convolution implementation runs on wgpu devices (a setting, not a parameter).
+    /// The convolution implementation, decided at init from the config's `kernels` and the
+    /// device (a setting, not a parameter).
     #[module(skip)]
-    pub kernels: KernelChoice,
+    pub conv_impl: ConvImpl,
 }
 
 impl ConvBlockConfig {
@@ -87,7 +89,7 @@ impl ConvBlockConfig {
                 .init(device),
             norm: NormLayer::new(&self.norm, self.channels[1], device),
             activation: self.activation.clone(),
-            kernels: self.kernels,
+            conv_impl: ConvImpl::choose(self.kernels, device),
         }
     }
 }
@@ -97,10 +99,10 @@ impl ConvBlock {
     /// - input: `[batch, in, depth, height, width]`
     /// - output: `[batch, out, depth, height, width]`
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        if self.kernels == KernelChoice::Wgsl && own_kernels_available(&x.device()) {
-            return self.forward_fused(x);
+        match self.conv_impl {
+            ConvImpl::Wgsl | ConvImpl::Cpu => self.forward_fused(x),
+            ConvImpl::Builtin => self.activate(self.norm.forward(self.conv.forward(x))),
         }
-        self.activate(self.norm.forward(self.conv.forward(x)))
     }
 
     fn activate(&self, x: Tensor<5>) -> Tensor<5> {
@@ -129,9 +131,23 @@ impl ConvBlock {
         let bias = self.conv.bias.as_ref().map(|b| b.val());
         let training = x.device().is_autodiff();
         let norm_act_fused = kernels::instance_norm_act_supported(&x);
-        let fused = |scale, shift, act| {
-            kernels::conv3d_fused(x, weight, bias, scale, shift, act)
-                .unwrap_or_else(|e| panic!("{e}"))
+        let fused = |scale: Option<Tensor<1>>, shift: Option<Tensor<1>>, act| {
+            let (xs, ws, bs) = (x.clone(), weight.clone(), bias.clone());
+            kernels::conv3d_fused_as(
+                self.conv_impl,
+                x,
+                weight,
+                bias,
+                scale.clone(),
+                shift.clone(),
+                act,
+            )
+            .unwrap_or_else(|e| {
+                // An input the decided kernels cannot take (e.g. beyond the adapter's buffer
+                // limit): burn's ops compute the same, slower.
+                warn_fallback(&e);
+                kernels::conv3d_fused_reference(xs, ws, bs, scale, shift, act)
+            })
         };
         match &self.norm {
             NormLayer::Identity(_) => fused(None, None, self.kernel_activation()),
@@ -162,6 +178,12 @@ impl ConvBlock {
             }
         }
     }
+}
+
+/// Logs, once per process, that a conv block fell back to burn's ops, and why.
+fn warn_fallback(e: &crate::Error) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| log::warn!("conv3d: {e}; using burn's conv3d instead"));
 }
 
 /// Two [`ConvBlock`]s: `[in, mid]` then `[mid, out]`, one resolution level of the U-Net.

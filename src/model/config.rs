@@ -75,7 +75,7 @@ pub struct UNet3dConfig {
     pub pool_kernels: Vec<[usize; 3]>,
     /// 3×3×3 convolution implementation on wgpu devices: the hand-written WGSL kernels (`wgsl`)
     /// or burn's built-in conv3d (`builtin`). Other devices always use burn's ops.
-    #[config(default = "KernelChoice::Wgsl")]
+    #[config(default = "KernelChoice::Own")]
     pub kernels: KernelChoice,
     /// Deep supervision (nnU-Net): 1×1×1 heads on the decoder's lower-resolution outputs (levels
     /// 1 … depth−1) whose losses on nearest-downsampled labels join the main loss with weights
@@ -192,7 +192,7 @@ impl UNet3dConfig {
 
     /// Spatial divisor per axis [z, y, x]: input sizes must be multiples of it.
     pub fn divisor(&self) -> [usize; 3] {
-        super::required_divisor(&self.pool_kernels)
+        super::plan::required_divisor(&self.pool_kernels)
     }
 }
 

@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn save_load_round_trip_gives_identical_outputs() {
-        let dir = std::env::temp_dir().join(format!("unet3d-model-save-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("weights.bpk");
         let config = UNet3dConfig::new(1, 3)
             .with_base_channels(2)
@@ -334,7 +335,6 @@ mod tests {
             err.contains("junk.bpk: not a burnpack weights file"),
             "{err}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

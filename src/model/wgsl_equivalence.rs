@@ -23,7 +23,7 @@ fn rel_err(a: &[f64], b: &[f64]) -> f64 {
 fn twin_models(config: UNet3dConfig, device: &Device) -> (UNet3d, UNet3d) {
     let wgsl = config
         .clone()
-        .with_kernels(KernelChoice::Wgsl)
+        .with_kernels(KernelChoice::Own)
         .init(device)
         .unwrap()
         .map(&mut Redraw {

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::history::Record;
 use crate::error::Result;
-use crate::report::canvas::Canvas;
-use crate::report::chart::{LineChart, Series, series_color};
+use crate::plot::canvas::Canvas;
+use crate::plot::chart::{LineChart, Series, series_color};
+use crate::run::history::Record;
 
 const WIDTH: u32 = 900;
 const PANEL: u32 = 380;
@@ -102,10 +102,10 @@ mod tests {
                 val_dice: (step % 2 == 0).then(|| vec![0.5, 0.6]),
             })
             .collect();
-        let out = std::env::temp_dir().join(format!("unet3d-curves-{}.png", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("curves.png");
         plot(&recs, &out, &["PZ".into(), "CG".into()]).unwrap();
         let img = image::open(&out).unwrap();
         assert_eq!((img.width(), img.height()), (WIDTH, PANEL * 3));
-        std::fs::remove_file(out).unwrap();
     }
 }

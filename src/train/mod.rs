@@ -1,13 +1,13 @@
-//! Training: loss, optimiser and schedule, checkpoints, metrics log and curves, and the loop itself.
+//! Training: preparing a run, the loop (`Trainer`: one step, validation and checkpoints), the loss,
+//! sparse annotation, validation, progress display and the training curves. The run folder it
+//! writes is `crate::run`'s.
 
-pub mod checkpoint;
-pub mod config;
 pub mod curves;
-pub mod history;
 pub mod loss;
-pub mod optim;
+mod prepare;
+pub mod progress;
 pub mod sparse;
 pub mod trainer;
+pub mod validate;
 
-pub use config::TrainConfig;
-pub use trainer::{TrainOptions, TrainOutcome, train};
+pub use trainer::{TrainOptions, TrainOutcome, Trainer, train};

@@ -79,8 +79,8 @@ mod tests {
 
     #[test]
     fn failed_write_leaves_no_file() {
-        let dir = std::env::temp_dir().join(format!("unet3d-fsio-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let target = dir.join("out.bin");
         let err = write_atomic_with(&target, |w| {
             w.write_all(b"partial")?;
@@ -96,6 +96,5 @@ mod tests {
         write_atomic(&target, b"ok").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"ok");
         assert!(refuse_overwrite(&target, &[&target]).is_err());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

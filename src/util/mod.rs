@@ -1,4 +1,5 @@
-//! Small helpers shared by every stage: seeded randomness and atomic file output.
+//! Small helpers shared by every stage: seeded randomness, atomic file output, order statistics.
 
 pub mod fsio;
 pub mod rng;
+pub mod stats;

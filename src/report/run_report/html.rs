@@ -6,15 +6,8 @@ use std::fmt::Write;
 use super::base64;
 use super::doc::{Block, Doc};
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;\
-margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}\
-h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2rem}\
-table{border-collapse:collapse;margin:0.8rem 0;font-size:0.92rem}\
-th,td{border:1px solid #bbb;padding:0.25rem 0.55rem;text-align:left;vertical-align:top}\
-th{background:#eee}tr:nth-child(even) td{background:#f8f8f8}\
-.warn{background:#fff3cd;border:2px solid #d39e00;padding:0.6rem 0.9rem;margin:1rem 0;font-weight:600}\
-figure{margin:1rem 0}img{max-width:100%;border:1px solid #ccc}figcaption{font-style:italic;color:#555}\
-pre{background:#f4f4f4;padding:0.7rem;overflow-x:auto}code{background:#f4f4f4;padding:0 0.2rem}";
+/// The page's stylesheet, inlined into `<style>` (`assets/report/style.css`).
+const STYLE: &str = include_str!("../../../assets/report/style.css");
 
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {

@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Inputs;
-use super::doc::Doc;
 use crate::data::dataset::{Dataset, DatasetSpec};
 
 /// The warning every phantom report carries (also beside the published comparison).
@@ -85,37 +83,5 @@ impl DataId {
                 p.as_deref().unwrap_or("unknown reason")
             ),
         }
-    }
-}
-
-/// Section 1: the data statement, with the phantom warning where it applies.
-pub(crate) fn section(doc: &mut Doc, inputs: &Inputs) {
-    doc.h2("Data statement");
-    let info = &inputs.info;
-    let mut items = vec![format!(
-        "Training data: {}; {} training and {} validation cases (run.json).",
-        inputs.train_data.sentence(),
-        info.train_cases,
-        info.validation_cases
-    )];
-    match (&inputs.eval, &inputs.eval_data) {
-        (Some((_, e)), Some(d)) => items.push(format!(
-            "Evaluation data: {}; the {:?} split, {} cases (summary.json).",
-            d.sentence(),
-            e.split,
-            e.summary.n_cases
-        )),
-        _ => items.push("Evaluation data: not provided.".into()),
-    }
-    doc.list(items);
-    if inputs.phantom() {
-        doc.warn(PHANTOM_WARNING);
-    } else if inputs.train_data.spec.is_none()
-        || inputs.eval_data.as_ref().is_some_and(|d| d.spec.is_none())
-    {
-        doc.warn(
-            "The dataset could not be identified from its dataset.json here; confirm which data these \
-             numbers come from before comparing them with published results.",
-        );
     }
 }

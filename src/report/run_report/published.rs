@@ -1,84 +1,82 @@
 //! The published numbers the report compares against — the only figures in the report not computed
-//! from the input files. Cited exactly (as text, so the printed digits are the published ones) from
-//! /work/shared/reference/anchors.md, which gathers them from the papers and challenge reports named
-//! in each `SOURCE_*` note.
+//! from the input files — read from `assets/published.toml` (embedded at build time), where each
+//! table names its source.
 
-/// How the paper's rows are labelled in the tables.
-pub(crate) const PAPER_LABEL: &str = "published, Xenopus kidney, Çiçek et al. 2016";
+use std::sync::OnceLock;
 
-/// Source of the Xenopus-kidney IoU tables.
-pub(crate) const SOURCE_PAPER: &str = "Çiçek, Abdulkadir, Lienkamp, Brox, Ronneberger: 3D U-Net: Learning Dense Volumetric Segmentation from Sparse Annotation, MICCAI 2016 (arXiv:1606.06650), Tables 1 and 3";
+use serde::Deserialize;
 
-/// One row of the paper's Table 1: IoU per test fold (3-fold over annotated slices) and the average.
+/// Everything in `assets/published.toml`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Published {
+    pub paper: Paper,
+    pub nci_isbi: NciIsbi,
+}
+
+/// The paper's Xenopus-kidney IoU tables.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paper {
+    /// How the paper's rows are labelled in the tables.
+    pub label: String,
+    pub source: String,
+    /// Table 1, semi-automated: IoU per test fold (3-fold over annotated slices) and the average.
+    pub table1: Vec<PaperTable1Row>,
+    /// Table 3, fully automated (train on 2 volumes, test on the 3rd): average IoU.
+    pub table3: Vec<PaperTable3Row>,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct PaperTable1Row {
-    pub method: &'static str,
-    pub folds: [&'static str; 3],
-    pub average: &'static str,
+    pub method: String,
+    pub folds: [String; 3],
+    pub average: String,
 }
 
-/// Table 1 of the paper: the semi-automated setting (sparsely annotated slices), IoU.
-pub(crate) const PAPER_TABLE1: [PaperTable1Row; 3] = [
-    PaperTable1Row {
-        method: "3D w/o BN",
-        folds: ["0.822", "0.857", "0.846"],
-        average: "0.842",
-    },
-    PaperTable1Row {
-        method: "3D with BN",
-        folds: ["0.855", "0.871", "0.863"],
-        average: "0.863",
-    },
-    PaperTable1Row {
-        method: "2D with BN",
-        folds: ["0.785", "0.820", "0.782"],
-        average: "0.796",
-    },
-];
+#[derive(Debug, Deserialize)]
+pub(crate) struct PaperTable3Row {
+    pub method: String,
+    pub average: String,
+}
 
-/// Table 3 of the paper: the fully automated setting (train on 2 volumes, test on the 3rd), average IoU.
-pub(crate) const PAPER_TABLE3: [(&str, &str); 2] = [("3D with BN", "0.704"), ("2D", "0.547")];
+/// Published NCI-ISBI 2013 results.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NciIsbi {
+    pub source: String,
+    pub rows: Vec<NciIsbiRow>,
+}
 
-/// Source of the NCI-ISBI 2013 results.
-pub(crate) const SOURCE_NCI_ISBI: &str = "NCI-ISBI 2013 prostate challenge, official test set (n = 10) unless noted; Jaeger (DKFZ) reports and an earlier TensorFlow implementation of this brief, as gathered in anchors.md";
-
-/// One published NCI-ISBI 2013 result: method, Dice of the central gland and of the peripheral zone
-/// ("–" where not reported), and the note that goes with it.
+/// One result: method, Dice of the central gland and of the peripheral zone ("–" where not
+/// reported), and the note that goes with it.
+#[derive(Debug, Deserialize)]
 pub(crate) struct NciIsbiRow {
-    pub method: &'static str,
-    pub dice_cg: &'static str,
-    pub dice_pz: &'static str,
-    pub note: &'static str,
+    pub method: String,
+    pub dice_cg: String,
+    pub dice_pz: String,
+    pub note: String,
 }
 
-pub(crate) const NCI_ISBI: [NciIsbiRow; 5] = [
-    NciIsbiRow {
-        method: "2D U-Net, batch-Dice loss, 5-fold ensemble + mirror TTA (Jaeger, DKFZ)",
-        dice_cg: "0.874 ± 0.053",
-        dice_pz: "0.790 ± 0.045",
-        note: "in-plane 0.4 mm, 288² crops",
-    },
-    NciIsbiRow {
-        method: "2D U-Net, per-slice Dice loss (Jaeger)",
-        dice_cg: "0.829",
-        dice_pz: "0.763",
-        note: "",
-    },
-    NciIsbiRow {
-        method: "3D U-Net (Jaeger; 12 base filters, no first z-pool, 288×288×32 patches)",
-        dice_cg: "0.846 ± 0.064",
-        dice_pz: "0.737 ± 0.111",
-        note: "",
-    },
-    NciIsbiRow {
-        method: "Same methods, 5-fold CV on train+leaderboard (n=69): 2D / 3D",
-        dice_cg: "0.900 / 0.875",
-        dice_pz: "0.797 / 0.750",
-        note: "cross-validation, not the test set",
-    },
-    NciIsbiRow {
-        method: "3D U-Net + BN in TensorFlow, earlier implementation of this same brief",
-        dice_cg: "–",
-        dice_pz: "–",
-        note: "mean IoU over {background, CG, PZ}: 0.338 at native resolution, 0.473 at 128²; no augmentation, no spacing resampling",
-    },
-];
+/// The embedded tables (parsed once; the test below checks they parse).
+pub(crate) fn published() -> &'static Published {
+    static PUBLISHED: OnceLock<Published> = OnceLock::new();
+    PUBLISHED.get_or_init(|| {
+        toml::from_str(include_str!("../../../assets/published.toml"))
+            .expect("assets/published.toml is valid (checked by its test)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_tables_parse_with_the_published_digits() {
+        let p = published();
+        assert_eq!(p.paper.table1.len(), 3);
+        assert_eq!(p.paper.table1[1].folds, ["0.855", "0.871", "0.863"]);
+        assert_eq!(p.paper.table1[1].average, "0.863");
+        assert_eq!(p.paper.table3[0].average, "0.704");
+        assert_eq!(p.nci_isbi.rows.len(), 5);
+        assert_eq!(p.nci_isbi.rows[0].dice_pz, "0.790 ± 0.045");
+        assert!(p.paper.source.contains("arXiv:1606.06650"));
+    }
+}

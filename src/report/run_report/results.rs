@@ -1,16 +1,14 @@
 //! Sections 4–6: the holdout results (from `summary.json`), our numbers beside the published ones (the
 //! paper's IoU tables and the NCI-ISBI 2013 results), and the commands that reproduce the run.
 
-use super::Inputs;
 use super::doc::{Doc, Table};
 use super::fmt::{mean_sd, shell};
+use super::inputs::Inputs;
 use super::provenance::PHANTOM_WARNING;
-use super::published::{
-    NCI_ISBI, PAPER_LABEL, PAPER_TABLE1, PAPER_TABLE3, SOURCE_NCI_ISBI, SOURCE_PAPER,
-};
+use super::published::published;
 use super::setup::norm_name;
 use crate::error::Result;
-use crate::infer::evaluate::Evaluation;
+use crate::metrics::evaluate::Evaluation;
 use crate::metrics::summary::ClassSummary;
 
 /// Section 4: per-class metrics, timings and the best/worst overlays.
@@ -159,10 +157,11 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
         "fold 3",
         "average IoU",
     ]);
-    for r in &PAPER_TABLE1 {
-        let mut row = vec![r.method.to_string(), PAPER_LABEL.to_string()];
-        row.extend(r.folds.iter().map(|s| s.to_string()));
-        row.push(r.average.to_string());
+    let paper = &published().paper;
+    for r in &paper.table1 {
+        let mut row = vec![r.method.clone(), paper.label.clone()];
+        row.extend(r.folds.iter().cloned());
+        row.push(r.average.clone());
         t.row(row);
     }
     t.row(vec![
@@ -180,28 +179,34 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
     );
     doc.h3("In the layout of the paper's Table 3 (IoU, fully automated)");
     let mut t = Table::new(&["method", "data", "average IoU"]);
-    for (m, v) in PAPER_TABLE3 {
-        t.row(vec![m.to_string(), PAPER_LABEL.to_string(), v.to_string()]);
+    for r in &paper.table3 {
+        t.row(vec![
+            r.method.clone(),
+            paper.label.clone(),
+            r.average.clone(),
+        ]);
     }
     t.row(vec![method, ours_label.clone(), iou]);
     doc.table(t);
     doc.para(format!(
-        "Paper rows: {SOURCE_PAPER}. They are on Xenopus kidney, not prostate: they show the table \
-         format, not a target."
+        "Paper rows: {}. They are on Xenopus kidney, not prostate: they show the table \
+         format, not a target.",
+        paper.source
     ));
 
     doc.h3("Beside the published NCI-ISBI 2013 results (Dice)");
     let mut t = Table::new(&["method", "Dice CG", "Dice PZ", "notes"]);
-    for r in &NCI_ISBI {
+    let nci = &published().nci_isbi;
+    for r in &nci.rows {
         let note = if r.note.is_empty() {
             "published".to_string()
         } else {
             format!("published; {}", r.note)
         };
         t.row(vec![
-            r.method.into(),
-            r.dice_cg.into(),
-            r.dice_pz.into(),
+            r.method.clone(),
+            r.dice_cg.clone(),
+            r.dice_pz.clone(),
             note,
         ]);
     }
@@ -221,7 +226,7 @@ pub(crate) fn comparison(doc: &mut Doc, inputs: &Inputs) {
         },
     ]);
     doc.table(t);
-    doc.para(format!("Published rows: {SOURCE_NCI_ISBI}."));
+    doc.para(format!("Published rows: {}.", nci.source));
     let statement = match &inputs.eval_data {
         Some(d) if d.is_phantom() => format!("Our row is on {}. {PHANTOM_WARNING}", d.sentence()),
         Some(d) => format!(

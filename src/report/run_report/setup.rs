@@ -1,16 +1,49 @@
-//! Sections 2 and 3: the data summary (from `explore.json`) and the model and training setup (from
+//! Sections 1 to 3: the data statement, the data summary (from `explore.json`) and the model and training setup (from
 //! `config.json`, `run.json`, the checkpoint state and the training log), with their figures.
 
-use super::Inputs;
 use super::doc::{Doc, Table};
 use super::fmt::{duration, thousands, triple};
-use crate::data::augment::AugmentConfig;
+use super::inputs::Inputs;
+use super::provenance::PHANTOM_WARNING;
+use crate::data::prep::augment::AugmentConfig;
 use crate::error::Result;
 use crate::model::{Activation, Norm, UpConvWidth};
-use crate::train::optim::OptimizerKind;
+use crate::run::config::optim::OptimizerKind;
 
 fn kv(table: &mut Table, key: &str, value: String) {
     table.row(vec![key.to_string(), value]);
+}
+
+/// Section 1: the data statement, with the phantom warning where it applies.
+pub(crate) fn data_statement(doc: &mut Doc, inputs: &Inputs) {
+    doc.h2("Data statement");
+    let info = &inputs.info;
+    let mut items = vec![format!(
+        "Training data: {}; {} training and {} validation cases (run.json).",
+        inputs.train_data.sentence(),
+        info.train_cases,
+        info.validation_cases
+    )];
+    match (&inputs.eval, &inputs.eval_data) {
+        (Some((_, e)), Some(d)) => items.push(format!(
+            "Evaluation data: {}; the {:?} split, {} cases (summary.json).",
+            d.sentence(),
+            e.split,
+            e.summary.n_cases
+        )),
+        _ => items.push("Evaluation data: not provided.".into()),
+    }
+    doc.list(items);
+    if inputs.phantom() {
+        doc.warn(PHANTOM_WARNING);
+    } else if inputs.train_data.spec.is_none()
+        || inputs.eval_data.as_ref().is_some_and(|d| d.spec.is_none())
+    {
+        doc.warn(
+            "The dataset could not be identified from its dataset.json here; confirm which data these \
+             numbers come from before comparing them with published results.",
+        );
+    }
 }
 
 /// Section 2: geometry, classes and the label mapping of the dataset, and one montage.

@@ -6,28 +6,27 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::data::dataset::{DatasetSpec, Split, Splits};
-use crate::infer::evaluate::CaseResult;
 use crate::infer::predict::Timings;
+use crate::metrics::evaluate::CaseResult;
+use crate::metrics::evaluate::load_evaluation;
 use crate::metrics::{ClassMetrics, summarize};
-use crate::report::canvas::Canvas;
+use crate::plot::canvas::Canvas;
+use crate::report::ExploreSummary;
 use crate::report::explore::ClassSummary as ExploreClass;
-use crate::report::explore_figures::Figures;
+use crate::report::explore::Figures;
+use crate::run::checkpoint::TrainState;
+use crate::run::history::Record;
+use crate::run::{RunInfo, TrainConfig};
 
 const PZ_DICE: [f64; 2] = [0.8, 0.9];
 const CG_DICE: [f64; 2] = [0.7, 0.95];
 
 struct Fixture {
-    root: PathBuf,
+    _tmp: tempfile::TempDir,
     run: PathBuf,
     eval: PathBuf,
     explore: PathBuf,
     out: PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
 }
 
 fn json(path: &Path, value: &impl serde::Serialize) {
@@ -60,8 +59,8 @@ fn metrics(class: u8, dice: f64) -> ClassMetrics {
 
 /// A run, an evaluation, an exploration and a dataset.json (phantoms or "NCI-ISBI") under a temp folder.
 fn fixture(tag: &str, phantom: bool) -> Fixture {
-    let root = std::env::temp_dir().join(format!("unet3d-run-report-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join(tag);
     let (data, run, eval, explore, out) = (
         root.join("data"),
         root.join("run"),
@@ -218,7 +217,7 @@ fn fixture(tag: &str, phantom: bool) -> Fixture {
     json(&explore.join("explore.json"), &summary);
     png(&explore.join("montage_ProstateDx-01-0001.png"), 40);
     Fixture {
-        root,
+        _tmp: tmp,
         run,
         eval,
         explore,

@@ -1,0 +1,11 @@
+//! The CPU kernels for burn's flex backend: the conv forward (`conv_forward`) and its weight
+//! gradient (`weight_grad`) over a shared row unfold (`unfold`), wired into flex with autodiff by
+//! `flex_conv`; InstanceNorm + activation in one pass (`instance_norm`), wired in by
+//! `flex_norm_act`.
+
+pub mod conv_forward;
+pub mod flex_conv;
+pub mod flex_norm_act;
+pub mod instance_norm;
+pub mod unfold;
+pub mod weight_grad;

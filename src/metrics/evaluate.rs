@@ -1,0 +1,202 @@
+//! Holdout evaluation: predict every case of a split at native resolution, score it per class (Dice,
+//! IoU, HD95, ASSD, volumes), and write `per_case.csv`, `summary.json`, `evaluation.md` and overlays of
+//! the best and worst cases (reference solid, prediction dashed).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::dataset::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::infer::predict::{PredictOptions, Predictor, Timings};
+use crate::metrics::{ClassMetrics, Summary, evaluate_case, summarize, write_per_case_csv};
+use crate::plot::montage::{MontageOptions, Style, axial_montage, spread_slices};
+use crate::util::fsio;
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub dataset: PathBuf,
+    pub split: Split,
+    pub run: PathBuf,
+    /// The checkpoint folder or file the model was loaded from (empty in files written before
+    /// it was recorded).
+    #[serde(default)]
+    pub checkpoint: PathBuf,
+    pub backend: String,
+    pub mirror_tta: bool,
+    pub largest_component: bool,
+    /// Label names by value (index = value).
+    pub label_names: Vec<String>,
+    pub summary: Summary,
+    pub per_case: Vec<CaseResult>,
+    /// Mean seconds per case and stage.
+    pub mean_timings: Timings,
+    pub total_seconds: f64,
+    /// Overlay figures (file names in the output folder).
+    pub figures: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub id: String,
+    pub dims: [usize; 3],
+    pub spacing: [f64; 3],
+    pub metrics: Vec<ClassMetrics>,
+    pub timings: Timings,
+}
+
+impl Evaluation {
+    /// Mean foreground Dice per class, in class order.
+    pub fn mean_dice(&self) -> Vec<(String, f64)> {
+        self.summary
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), c.dice.as_ref().map_or(0.0, |s| s.mean)))
+            .collect()
+    }
+}
+
+pub fn evaluate(
+    predictor: &Predictor,
+    dataset: &Dataset,
+    split: Split,
+    out: &Path,
+    opts: &PredictOptions,
+    backend: &str,
+) -> Result<Evaluation> {
+    let started = Instant::now();
+    let ids = dataset.spec.cases(split).to_vec();
+    if ids.is_empty() {
+        return Err(Error::invalid(
+            dataset.root.join("dataset.json"),
+            format!("the {split:?} split has no cases"),
+        ));
+    }
+    let classes: Vec<u8> = (1..predictor.classes() as u8).collect();
+    let label_names: Vec<String> = (0..predictor.classes() as u8)
+        .map(|v| dataset.spec.label_name(v))
+        .collect();
+    let mut per_case = Vec::new();
+    let mut shown = Vec::new();
+    for id in &ids {
+        let case = dataset.load_case(id)?;
+        let (pred, timings) = predictor.predict(&case.image, opts)?;
+        let metrics = evaluate_case(
+            &pred,
+            &case.label,
+            &classes,
+            Some(predictor.config.loss.ignore_label),
+        )?;
+        let dice: Vec<String> = metrics.iter().map(|m| format!("{:.3}", m.dice)).collect();
+        println!(
+            "  {id}: Dice {} ({:.1} s)",
+            dice.join(" / "),
+            timings.total()
+        );
+        shown.push((id.clone(), mean_dice(&metrics)));
+        per_case.push(CaseResult {
+            id: id.clone(),
+            dims: case.image.dims,
+            spacing: case.image.spacing,
+            metrics,
+            timings,
+        });
+    }
+    fsio::create_dir(out)?;
+    let rows: Vec<(String, Vec<ClassMetrics>)> = per_case
+        .iter()
+        .map(|c| (c.id.clone(), c.metrics.clone()))
+        .collect();
+    let summary = summarize(&rows, &label_names);
+    write_per_case_csv(&out.join("per_case.csv"), &rows, &label_names)?;
+
+    // Overlays of the best and the worst case by mean foreground Dice.
+    shown.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut figures = Vec::new();
+    let picks = [("worst", shown.first()), ("best", shown.last())];
+    for (tag, pick) in picks {
+        let Some((id, dice)) = pick else { continue };
+        if figures
+            .iter()
+            .any(|f: &String| f.ends_with(&format!("{id}.png")))
+        {
+            continue;
+        }
+        let case = dataset.load_case(id)?;
+        let (pred, _) = predictor.predict(&case.image, opts)?;
+        let mopts = MontageOptions {
+            title: format!(
+                "{tag}: {id} (mean Dice {dice:.3}) - reference solid, prediction dashed"
+            ),
+            label_names: label_names
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(v, n)| (v as u8, n.clone()))
+                .collect(),
+            overlay_names: vec!["reference".into(), "prediction".into()],
+            ..MontageOptions::default()
+        };
+        let canvas = axial_montage(
+            &case.image,
+            &[(&case.label, Style::Contour), (&pred, Style::DashedContour)],
+            &spread_slices(&case.label, 6),
+            &mopts,
+        )?;
+        let name = format!("overlay_{tag}_{id}.png");
+        canvas.save_png(&out.join(&name))?;
+        figures.push(name);
+    }
+
+    let n = per_case.len() as f64;
+    let mean_timings = Timings {
+        preprocess_s: per_case.iter().map(|c| c.timings.preprocess_s).sum::<f64>() / n,
+        network_s: per_case.iter().map(|c| c.timings.network_s).sum::<f64>() / n,
+        restore_s: per_case.iter().map(|c| c.timings.restore_s).sum::<f64>() / n,
+        postprocess_s: per_case
+            .iter()
+            .map(|c| c.timings.postprocess_s)
+            .sum::<f64>()
+            / n,
+    };
+    let eval = Evaluation {
+        dataset: dataset.root.clone(),
+        split,
+        run: predictor.run.clone(),
+        checkpoint: predictor.weights.clone(),
+        backend: backend.to_string(),
+        mirror_tta: opts.mirror_tta,
+        largest_component: opts.largest_component,
+        label_names,
+        summary,
+        per_case,
+        mean_timings,
+        total_seconds: started.elapsed().as_secs_f64(),
+        figures,
+    };
+    let json = serde_json::to_string_pretty(&eval).expect("evaluation serialises");
+    fsio::write_atomic(&out.join("summary.json"), json.as_bytes())?;
+    let md = format!(
+        "# Evaluation on the {split:?} split\n\nRun `{}`, dataset `{}`, {} cases, backend {}.\n\n{}\n",
+        eval.run.display(),
+        eval.dataset.display(),
+        eval.per_case.len(),
+        eval.backend,
+        eval.summary.to_markdown()
+    );
+    fsio::write_atomic(&out.join("evaluation.md"), md.as_bytes())?;
+    Ok(eval)
+}
+
+pub fn load_evaluation(dir: &Path) -> Result<Evaluation> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(&path, format!("not an evaluation summary: {e}")))
+}
+
+fn mean_dice(m: &[ClassMetrics]) -> f64 {
+    m.iter().map(|c| c.dice).sum::<f64>() / m.len().max(1) as f64
+}

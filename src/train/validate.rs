@@ -1,0 +1,44 @@
+//! Validation during training: the sliding window of `predict` on each preprocessed validation
+//! case, the same clean-up (largest connected component per class), then Dice per foreground class
+//! (ignore-labelled voxels excluded), averaged over cases. Running exactly what `predict` runs makes
+//! the curve and the best checkpoint track what evaluation reports (nnU-Net's trainer validates
+//! with its predictor too).
+
+use burn::tensor::Device;
+
+use crate::data::labels::{Counts, argmax};
+use crate::data::prep::preprocess::Preprocessed;
+use crate::error::Result;
+use crate::infer::postprocess::keep_largest_component;
+use crate::infer::predict_probabilities;
+use crate::model::UNet3d;
+use crate::run::TrainConfig;
+
+/// Mean validation Dice per foreground class.
+pub fn validate(
+    model: &UNet3d,
+    cases: &[Preprocessed],
+    cfg: &TrainConfig,
+    classes: usize,
+    device: &Device,
+) -> Result<Vec<f64>> {
+    let mut sums = vec![0.0; classes - 1];
+    for case in cases {
+        let [nx, ny, nz] = case.dims;
+        let probs = predict_probabilities(
+            model,
+            &case.image,
+            [nz, ny, nx],
+            classes,
+            &cfg.inference,
+            device,
+        )?;
+        let mut pred = argmax(&probs);
+        let foreground: Vec<u8> = (1..classes as u8).collect();
+        keep_largest_component(&mut pred, case.dims, &foreground);
+        for (c, s) in sums.iter_mut().enumerate() {
+            *s += Counts::of(&pred, &case.label, c as u8 + 1, Some(cfg.loss.ignore_label)).dice();
+        }
+    }
+    Ok(sums.iter().map(|s| s / cases.len().max(1) as f64).collect())
+}
