@@ -106,10 +106,13 @@ impl Backend {
             DeviceChoice::Wgpu => {
                 let adapters = list_adapters();
                 let gpus: Vec<_> = adapters.iter().filter(|a| !a.is_cpu()).cloned().collect();
-                let chosen = pick_gpu(&gpus)
-                    .or_else(|| adapters.first().cloned())
-                    .ok_or_else(no_adapter)?;
-                Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, chosen))
+                if let Some(chosen) = pick_gpu(&gpus) {
+                    return Ok(Backend::wgpu_with(DeviceKind::DefaultDevice, chosen));
+                }
+                if adapters.is_empty() {
+                    return Err(no_adapter());
+                }
+                Err(only_software(&adapters))
             }
             DeviceChoice::WgpuCpu => {
                 let cpu = list_adapters().into_iter().find(|a| a.is_cpu()).ok_or_else(|| {
@@ -158,6 +161,17 @@ impl Backend {
     }
 }
 
+/// `--device wgpu` where every adapter is a software one: say so rather than spend minutes
+/// autotuning kernels on a CPU.
+fn only_software(adapters: &[AdapterSummary]) -> Error {
+    let names: Vec<String> = adapters.iter().map(|a| a.to_string()).collect();
+    Error::Backend(format!(
+        "--device wgpu found no GPU, only software (CPU) adapters: {}. `--device flex` is the fast \
+         CPU path; `--device wgpu-cpu` runs wgpu on the software adapter anyway",
+        names.join(", ")
+    ))
+}
+
 fn no_adapter() -> Error {
     Error::Backend("no wgpu adapter found (no Vulkan/Metal/DX12 driver); use --device flex".into())
 }
@@ -183,6 +197,30 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect();
     out.dedup();
     out
+}
+
+/// Runs device work that may panic inside the runtime (wgpu out of memory, a lost device) and
+/// turns a panic into an error: out of memory with `advice` (e.g. "lower --batch"), anything else
+/// naming `what` failed.
+pub fn guard_device<T>(what: &str, advice: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            let lower = msg.to_lowercase();
+            if lower.contains("memory") || lower.contains("allocat") {
+                Err(Error::Backend(format!(
+                    "{what}: the device ran out of memory: {advice} ({msg})"
+                )))
+            } else {
+                Err(Error::Backend(format!("{what} failed: {msg}")))
+            }
+        }
+    }
 }
 
 /// Waits until all queued work on the device has finished (for timing and before reading results).
@@ -216,6 +254,47 @@ mod tests {
         let b = Backend::select(DeviceChoice::Flex).unwrap();
         assert_eq!(b.kind, BackendKind::Flex);
         assert!(b.describe().starts_with("flex"));
+    }
+
+    #[test]
+    fn a_software_adapter_is_never_taken_for_a_gpu_silently() {
+        let lavapipe = AdapterSummary {
+            name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            api: "Vulkan".into(),
+            device_type: "Cpu".into(),
+            driver: String::new(),
+        };
+        let err = only_software(&[lavapipe]).to_string();
+        assert!(
+            err.contains("llvmpipe") && err.contains("--device flex") && err.contains("wgpu-cpu"),
+            "{err}"
+        );
+        // On this machine (no GPU) `--device wgpu` must refuse, not pick lavapipe.
+        let adapters = list_adapters();
+        if !adapters.is_empty() && adapters.iter().all(AdapterSummary::is_cpu) {
+            let err = Backend::select(DeviceChoice::Wgpu).unwrap_err().to_string();
+            assert!(err.contains("only software"), "{err}");
+        }
+    }
+
+    #[test]
+    fn device_panics_become_errors_with_advice() {
+        let err = guard_device::<()>("training step", "lower --batch", || {
+            panic!("Unable to allocate buffer of 68719476736 bytes: out of memory")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("training step")
+                && err.contains("out of memory")
+                && err.contains("lower --batch"),
+            "{err}"
+        );
+        let err = guard_device::<()>("sliding window", "x", || panic!("device lost"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sliding window failed: device lost"), "{err}");
+        assert_eq!(guard_device("ok", "", || Ok(3)).unwrap(), 3);
     }
 
     #[test]

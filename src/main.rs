@@ -12,6 +12,6 @@ fn main() {
         for cause in err.chain().skip(1) {
             eprintln!("  caused by: {cause}");
         }
-        std::process::exit(1);
+        std::process::exit(unet3d::cli::exit_code(&err));
     }
 }

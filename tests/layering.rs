@@ -183,6 +183,7 @@ fn named_paths(code: &str, me: &Module, children: &BTreeSet<String>) -> Vec<Modu
                     out.push(p);
                 }
                 i = close;
+                segs.clear();
                 break;
             }
             let s = i;
@@ -196,7 +197,9 @@ fn named_paths(code: &str, me: &Module, children: &BTreeSet<String>) -> Vec<Modu
                 segs.push(seg.to_string());
             }
         }
-        out.push(segs);
+        if !segs.is_empty() {
+            out.push(segs);
+        }
     }
     out
 }

@@ -77,6 +77,13 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
         "      {} iterations, {:.0} s",
         outcome.state.step, outcome.state.elapsed_s
     );
+    if outcome.interrupted {
+        return Err(super::exit::Interrupted(format!(
+            "demo interrupted while training (step {}); run it again to resume",
+            outcome.state.step
+        ))
+        .into());
+    }
 
     println!("[4/5] evaluating on the held-out test phantoms at native resolution");
     let predictor = Predictor::load(&run, &backend)?;

@@ -23,6 +23,12 @@ impl DeviceArgs {
     pub fn select(&self) -> Result<Backend> {
         let b = Backend::select(self.device)?.with_kernels(self.kernels);
         println!("backend: {}", b.describe());
+        if b.adapter.as_ref().is_some_and(|a| a.is_cpu()) {
+            println!(
+                "note: this is a software (CPU) wgpu adapter, for testing the wgpu path; \
+                 `--device flex` is the fast CPU path"
+            );
+        }
         Ok(b)
     }
 }

@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::device::DeviceArgs;
 use crate::data::dataset::{Dataset, Split};
-use crate::data::io::{read_image, write_labels};
+use crate::data::io::{check_output, files_read, read_image_series, write_labels};
 use crate::infer::predict::{PredictOptions, Predictor};
 use crate::metrics::evaluate::evaluate;
-use crate::util::fsio::refuse_overwrite;
 
 /// Post-processing and test-time augmentation switches shared by predict and evaluate.
 #[derive(Debug, Clone, Args)]
@@ -41,9 +40,13 @@ pub struct PredictArgs {
     /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder.
     #[arg(long)]
     pub input: PathBuf,
-    /// Output label map (.nii.gz, .nii or .nrrd), on exactly the input grid.
+    /// Output label map (.nii.gz, .nii, .nrrd or .nhdr), on exactly the input grid.
     #[arg(long)]
     pub output: PathBuf,
+    /// The DICOM series to read when the input folder holds several (its SeriesInstanceUID; the
+    /// error without it lists them).
+    #[arg(long)]
+    pub series: Option<String>,
     #[command(flatten)]
     pub flags: PredictFlags,
     #[command(flatten)]
@@ -51,23 +54,19 @@ pub struct PredictArgs {
 }
 
 pub fn predict_cmd(a: PredictArgs) -> Result<()> {
-    if a.output.exists() || a.input.is_dir() && a.output.starts_with(&a.input) {
-        refuse_overwrite(&a.output, &[&a.input])?;
-    }
-    if a.output.is_dir() {
-        bail!(
-            "{}: is a folder; name an output file such as seg.nii.gz",
-            a.output.display()
-        );
-    }
+    // Before any work: the output is writable and never one of the files the input is read from
+    // (a detached NRRD's data file and DICOM slices included).
+    check_output(&a.output, &files_read(&a.input)?)?;
     let backend = a.device.select()?;
     let clock = std::time::Instant::now();
     let predictor = Predictor::load(&a.model, &backend)?;
     let load_s = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
-    let image = read_image(&a.input)?;
+    let image = read_image_series(&a.input, a.series.as_deref())?;
     let read_s = clock.elapsed().as_secs_f64();
-    let (labels, t) = predictor.predict(&image, &a.flags.options())?;
+    let (labels, t) = predictor
+        .predict(&image, &a.flags.options())
+        .with_context(|| format!("predicting {}", a.input.display()))?;
     let clock = std::time::Instant::now();
     write_labels(&a.output, &labels).with_context(|| format!("writing {}", a.output.display()))?;
     let write_s = clock.elapsed().as_secs_f64();

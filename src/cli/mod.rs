@@ -4,6 +4,7 @@ mod bench_cmd;
 mod data_cmds;
 mod demo_cmd;
 mod device;
+mod exit;
 mod infer_cmds;
 mod train_cmd;
 
@@ -14,6 +15,7 @@ use bench_cmd::BenchArgs;
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
 use demo_cmd::DemoArgs;
 pub use device::DeviceArgs;
+pub use exit::{Interrupted, exit_code};
 use infer_cmds::{EvaluateArgs, PredictArgs, ReportArgs};
 use train_cmd::TrainArgs;
 
@@ -26,6 +28,10 @@ use train_cmd::TrainArgs;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Largest volume (in voxels) an input file, its header or a resampled grid may have
+    /// (default 2^29, or UNET3D_MAX_VOXELS): bigger ones are refused before memory is reserved.
+    #[arg(long, global = true)]
+    pub max_voxels: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +61,9 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if let Some(n) = cli.max_voxels {
+        crate::util::limits::set_max_voxels(n);
+    }
     match cli.command {
         Command::Devices => data_cmds::devices(),
         Command::Synth(a) => data_cmds::synth_cmd(a),

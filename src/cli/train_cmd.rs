@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::device::DeviceArgs;
@@ -22,9 +22,9 @@ pub struct TrainArgs {
     /// Full training config (TOML or JSON); overrides the preset.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Named preset: paper, small, demo, tiny.
-    #[arg(long, default_value = "small")]
-    pub preset: String,
+    /// Named preset: paper, small, demo, tiny (default: small).
+    #[arg(long)]
+    pub preset: Option<String>,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Continue the run in --out from its last checkpoint.
@@ -59,9 +59,12 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The preset or file, with every given flag applied on top.
     pub fn resolve(&self) -> Result<TrainConfig> {
+        if self.resume {
+            self.refuse_overrides_on_resume()?;
+        }
         let mut cfg = match &self.config {
             Some(path) => TrainConfig::load(path)?,
-            None => TrainConfig::preset(&self.preset)?,
+            None => TrainConfig::preset(self.preset.as_deref().unwrap_or("small"))?,
         };
         if let Some(p) = &self.patch {
             cfg.sampler.patch = [p[0], p[1], p[2]];
@@ -85,8 +88,38 @@ impl TrainArgs {
         if let Some(n) = self.iterations {
             cfg.iterations = n;
         }
-        cfg.validate()?;
+        cfg.validate_for_planning()?;
         Ok(cfg)
+    }
+}
+
+impl TrainArgs {
+    /// `--resume` continues the saved run with its own config.json: a flag that would change it
+    /// (anything but `--iterations` and `--kernels`) is an error, not silently ignored.
+    fn refuse_overrides_on_resume(&self) -> Result<()> {
+        let given: Vec<&str> = [
+            ("--config", self.config.is_some()),
+            ("--preset", self.preset.is_some()),
+            ("--patch", self.patch.is_some()),
+            ("--batch", self.batch.is_some()),
+            ("--sparse-slices", self.sparse_slices.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--val-every", self.val_every.is_some()),
+            ("--workers", self.workers.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            bail!(
+                "--resume continues the run in {} with its saved config.json; {} would change it \
+                 (only --iterations and --kernels may be given with --resume; start a new --out \
+                 to train with other settings)",
+                self.out.display(),
+                given.join(", ")
+            );
+        }
+        Ok(())
     }
 }
 
@@ -125,5 +158,12 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         );
     }
     println!("run folder: {}", a.out.display());
+    if outcome.interrupted {
+        return Err(super::exit::Interrupted(format!(
+            "training interrupted at step {}; `--resume` continues it",
+            outcome.state.step
+        ))
+        .into());
+    }
     Ok(())
 }

@@ -61,6 +61,28 @@ impl Affine {
         })
     }
 
+    /// Why this affine cannot place voxels in the world, if it cannot: a non-finite element, a
+    /// zero-length axis, or axes that (nearly) lie in one plane (singular 3×3 part).
+    pub fn defect(&self) -> Option<String> {
+        if self.0.iter().flatten().any(|v| !v.is_finite()) {
+            return Some("has a non-finite element".into());
+        }
+        let norms: [f64; 3] = std::array::from_fn(|c| norm(self.column(c)));
+        if let Some(c) = (0..3).find(|&c| !(norms[c] > 0.0)) {
+            return Some(format!("axis {c} has zero length"));
+        }
+        let m = &self.0;
+        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        // The volume of the unit voxel against that of a box of its axes' lengths: 0 when the
+        // axes are parallel, 1 when they are orthogonal.
+        if !(det.abs() / (norms[0] * norms[1] * norms[2]) > 1e-6) {
+            return Some("is singular (its axes lie in one plane)".into());
+        }
+        None
+    }
+
     /// Inverse (world → voxel); `None` when the 3×3 part is singular.
     pub fn inverse(&self) -> Option<Affine> {
         let m = &self.0;

@@ -91,7 +91,7 @@ impl Predictor {
         let mut t = Timings::default();
         let clock = Instant::now();
         let (data, geom) =
-            preprocess::preprocess_image(image, &self.config.preprocess, self.info.target_spacing);
+            preprocess::preprocess_image(image, &self.config.preprocess, self.info.target_spacing)?;
         t.preprocess_s = clock.elapsed().as_secs_f64();
 
         let clock = Instant::now();

@@ -4,6 +4,7 @@
 //! augmentation. Only one batch of windows lives on the device at a time; the stitched probabilities
 //! live on the host, so memory on the device is bounded whatever the volume size.
 
+use crate::backend::guard_device;
 use crate::error::{Error, Result};
 use crate::model::UNet3d;
 pub use crate::run::config::SlidingWindowConfig;
@@ -105,9 +106,15 @@ pub fn predict_probabilities(
         }
         let x =
             Tensor::<5>::from_data(TensorData::new(input, [chunk.len(), 1, pd, ph, pw]), device);
-        let probs = forward_with_mirroring(model, x, &cfg.mirror_axes);
-        let host: Vec<f32> = probs.into_data().try_into_vec::<f32>().map_err(|e| {
-            Error::Backend(format!("reading probabilities back from the device: {e:?}"))
+        let advice = format!(
+            "use fewer windows per pass (sliding-window batch, now {}) or a smaller patch",
+            cfg.batch
+        );
+        let host: Vec<f32> = guard_device("sliding window", &advice, || {
+            let probs = forward_with_mirroring(model, x, &cfg.mirror_axes);
+            probs.into_data().try_into_vec::<f32>().map_err(|e| {
+                Error::Backend(format!("reading probabilities back from the device: {e:?}"))
+            })
         })?;
         if host.len() != chunk.len() * classes * patch_len {
             return Err(Error::config(format!(

@@ -5,6 +5,7 @@
 //! at level `l` the first conv goes to `base·2^l`, the second doubles it before pooling.
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::kernels::KernelChoice;
@@ -51,40 +52,146 @@ pub enum UpConvWidth {
 ///
 /// Spatial input sizes must be multiples of [`divisor`](UNet3dConfig::divisor) (the product of
 /// the pooling kernels per axis), e.g. multiples of 8 for three 2×2×2 poolings.
-#[derive(Config, Debug)]
+///
+/// Saved in every run's `config.json`. Every field but the channel counts has a default, the
+/// behaviour from before the field existed, so a config written by an earlier version loads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "UNet3dConfigFile")]
 pub struct UNet3dConfig {
     /// Channels of the input image (1 for a single MRI sequence).
     pub in_channels: usize,
     /// Output classes, background included (3 for background, PZ, CG).
     pub num_classes: usize,
     /// Number of poolings (the paper: 3, giving 4 resolution levels). Equals `pool_kernels.len()`.
-    #[config(default = 3)]
     pub depth: usize,
     /// Channels of the first conv (the paper: 32); level `l` has `base·2^l` and `base·2^(l+1)`.
-    #[config(default = 32)]
     pub base_channels: usize,
     /// Normalisation after each 3×3×3 conv.
-    #[config(default = "Norm::Batch")]
     pub norm: Norm,
     /// Activation after each normalisation.
-    #[config(default = "Activation::Relu")]
     pub activation: Activation,
     /// Pooling kernel (= stride, = up-conv kernel) per level in tensor order [z, y, x];
-    /// each entry 1 or 2, e.g. `[1, 2, 2]` keeps thick slices unpooled.
-    #[config(default = "vec![[2, 2, 2]; 3]")]
+    /// each entry 1 or 2, e.g. `[1, 2, 2]` keeps thick slices unpooled. Default: 2×2×2 at
+    /// every level.
     pub pool_kernels: Vec<[usize; 3]>,
-    /// 3×3×3 convolution implementation on wgpu devices: the hand-written WGSL kernels (`wgsl`)
-    /// or burn's built-in conv3d (`builtin`). Other devices always use burn's ops.
-    #[config(default = "KernelChoice::Own")]
+    /// Which 3×3×3 convolutions run: the project's own kernels (`own`; `wgsl` before it was
+    /// renamed) or burn's built-in conv3d (`builtin`).
     pub kernels: KernelChoice,
     /// Deep supervision (nnU-Net): 1×1×1 heads on the decoder's lower-resolution outputs (levels
     /// 1 … depth−1) whose losses on nearest-downsampled labels join the main loss with weights
     /// halving per level. Training only: inference uses the full-resolution head.
-    #[config(default = false)]
     pub deep_supervision: bool,
     /// Channels of the decoder's up-convolutions.
-    #[config(default = "UpConvWidth::Keep")]
     pub up_conv_width: UpConvWidth,
+}
+
+/// The config as JSON (as it is saved).
+impl std::fmt::Display for UNet3dConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
+/// `UNet3dConfig` as a file may hold it: the fields added over time are optional.
+#[derive(Deserialize)]
+struct UNet3dConfigFile {
+    in_channels: usize,
+    num_classes: usize,
+    depth: Option<usize>,
+    base_channels: Option<usize>,
+    norm: Option<Norm>,
+    activation: Option<Activation>,
+    pool_kernels: Option<Vec<[usize; 3]>>,
+    kernels: Option<KernelChoice>,
+    deep_supervision: Option<bool>,
+    up_conv_width: Option<UpConvWidth>,
+}
+
+impl From<UNet3dConfigFile> for UNet3dConfig {
+    fn from(f: UNet3dConfigFile) -> Self {
+        let depth = f
+            .depth
+            .or(f.pool_kernels.as_ref().map(Vec::len))
+            .unwrap_or(3);
+        UNet3dConfig {
+            in_channels: f.in_channels,
+            num_classes: f.num_classes,
+            depth,
+            base_channels: f.base_channels.unwrap_or(32),
+            norm: f.norm.unwrap_or(Norm::Batch),
+            activation: f.activation.unwrap_or(Activation::Relu),
+            pool_kernels: f.pool_kernels.unwrap_or_else(|| vec![[2, 2, 2]; depth]),
+            kernels: f.kernels.unwrap_or_default(),
+            deep_supervision: f.deep_supervision.unwrap_or(false),
+            up_conv_width: f.up_conv_width.unwrap_or(UpConvWidth::Keep),
+        }
+    }
+}
+
+impl UNet3dConfig {
+    /// The paper's network (base 32, depth 3, BatchNorm, ReLU, 2×2×2 poolings, up-convolutions
+    /// keeping their channels) for `in_channels` and `num_classes`; change it with the `with_*`
+    /// setters.
+    pub fn new(in_channels: usize, num_classes: usize) -> Self {
+        UNet3dConfigFile {
+            in_channels,
+            num_classes,
+            depth: None,
+            base_channels: None,
+            norm: None,
+            activation: None,
+            pool_kernels: None,
+            kernels: None,
+            deep_supervision: None,
+            up_conv_width: None,
+        }
+        .into()
+    }
+
+    pub fn with_depth(self, depth: usize) -> Self {
+        Self { depth, ..self }
+    }
+
+    pub fn with_base_channels(self, base_channels: usize) -> Self {
+        Self {
+            base_channels,
+            ..self
+        }
+    }
+
+    pub fn with_norm(self, norm: Norm) -> Self {
+        Self { norm, ..self }
+    }
+
+    pub fn with_activation(self, activation: Activation) -> Self {
+        Self { activation, ..self }
+    }
+
+    pub fn with_pool_kernels(self, pool_kernels: Vec<[usize; 3]>) -> Self {
+        Self {
+            pool_kernels,
+            ..self
+        }
+    }
+
+    pub fn with_kernels(self, kernels: KernelChoice) -> Self {
+        Self { kernels, ..self }
+    }
+
+    pub fn with_deep_supervision(self, deep_supervision: bool) -> Self {
+        Self {
+            deep_supervision,
+            ..self
+        }
+    }
+
+    pub fn with_up_conv_width(self, up_conv_width: UpConvWidth) -> Self {
+        Self {
+            up_conv_width,
+            ..self
+        }
+    }
 }
 
 impl UNet3dConfig {

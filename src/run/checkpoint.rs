@@ -22,6 +22,7 @@ pub const STATE_FILE: &str = "state.json";
 
 /// Where training stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainState {
     /// Iterations completed.
     pub step: usize,

@@ -4,6 +4,7 @@
 
 pub mod curves;
 pub mod loss;
+pub mod memory;
 mod prepare;
 pub mod progress;
 pub mod sparse;

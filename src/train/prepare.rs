@@ -3,8 +3,9 @@
 //! pooling plan from the target spacing), and the preprocessed cases (cached under `RUN/cache`),
 //! sparsified when the config asks for the paper's sparse annotation.
 
+use super::memory;
 use super::sparse::sparsify;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendKind};
 use crate::data::dataset::Dataset;
 use crate::data::prep::cache;
 use crate::data::prep::preprocess::{self, Preprocessed};
@@ -64,7 +65,11 @@ pub(super) fn prepare(
     };
     let mut train_cases = load(&train_ids)?;
     let val_cases = load(&val_ids)?;
-    check_patch_fits(&train_cases, cfg.sampler.patch)?;
+    pad_to_patch(
+        &mut train_cases,
+        cfg.sampler.patch,
+        cfg.preprocess.max_class_locations,
+    );
     if let Some(k) = cfg.sparse_slices {
         for c in &mut train_cases {
             let kept = sparsify(&mut c.label, c.dims, k, cfg.loss.ignore_label);
@@ -99,13 +104,18 @@ fn prepare_run_folder(
             return Err(Error::invalid(last, "no checkpoint to resume from"));
         }
         // Everything but the iteration budget comes from the saved run, so the resumed run is the same run.
-        let mut saved = TrainConfig::load(&run.config())?;
+        let before = TrainConfig::load(&run.config())?;
+        let mut saved = before.clone();
         if let Some(n) = iterations {
             saved.iterations = n;
         }
         // The kernel choice changes speed, not results, so `--kernels` may differ on resume.
         saved.model.kernels = backend.kernels_for(saved.model.kernels);
-        save_config(run, &saved)?;
+        // Nothing is written unless the changed config is valid, and only when it changed.
+        saved.validate_for_planning()?;
+        if serde_json::to_value(&saved).ok() != serde_json::to_value(&before).ok() {
+            save_config(run, &saved)?;
+        }
         return Ok(saved);
     }
     if last.exists() {
@@ -119,7 +129,12 @@ fn prepare_run_folder(
         cfg.iterations = n;
     }
     cfg.model.kernels = backend.kernels_for(cfg.model.kernels);
-    cfg.validate()?;
+    cfg.validate_for_planning()?;
+    // Before anything is written or preprocessed: a batch that cannot fit is an error now.
+    match backend.kind {
+        BackendKind::Flex => memory::check_fits(&cfg, memory::available_ram(), "available RAM")?,
+        BackendKind::Wgpu => memory::check_fits(&cfg, None, "")?,
+    }
     fsio::create_dir(&run.root)?;
     save_config(run, &cfg)?;
     Ok(cfg)
@@ -136,19 +151,19 @@ fn case_spacings(ds: &Dataset, ids: &[String]) -> Result<Vec<[f64; 3]>> {
         .collect()
 }
 
-/// A patch larger than every training volume (on some axis) cannot be sampled meaningfully.
-fn check_patch_fits(cases: &[Preprocessed], patch: [usize; 3]) -> Result<()> {
-    let fits =
-        |c: &Preprocessed| c.dims[2] >= patch[0] && c.dims[1] >= patch[1] && c.dims[0] >= patch[2];
-    if cases.iter().any(fits) {
-        return Ok(());
+/// Pads every training case smaller than the patch on some axis up to it (centred, background),
+/// as nnU-Net does, and says so.
+fn pad_to_patch(cases: &mut [Preprocessed], patch: [usize; 3], max_class_locations: usize) {
+    let [d, h, w] = patch;
+    for c in cases {
+        let before = c.dims;
+        if c.pad_to([w, h, d], max_class_locations) {
+            log::info!(
+                "{}: preprocessed volume {before:?} (i, j, k) is smaller than the patch {patch:?} \
+                 (D, H, W); padded to {:?} with background",
+                c.id,
+                c.dims
+            );
+        }
     }
-    let largest = cases
-        .iter()
-        .map(|c| [c.dims[2], c.dims[1], c.dims[0]])
-        .max_by_key(|d| d.iter().product::<usize>());
-    Err(Error::config(format!(
-        "patch {patch:?} (D, H, W) is larger than every preprocessed training volume (largest {:?}); lower the patch size",
-        largest.unwrap_or_default()
-    )))
 }

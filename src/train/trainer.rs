@@ -2,7 +2,6 @@
 //! Dice + CE, backward, optimiser step → periodic sliding-window validation → best/last
 //! checkpoints, metrics log, curves. The same code runs on every backend; only the `Device` differs.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +15,7 @@ use super::loss::batch_loss;
 use super::prepare::{Prepared, prepare};
 use super::progress::{fmt_dice, install_ctrlc, interrupted, progress_bar, status_line};
 use super::validate::validate;
-use crate::backend::Backend;
+use crate::backend::{Backend, guard_device};
 use crate::data::dataset::Dataset;
 use crate::data::prep::loader::Loader;
 use crate::data::prep::preprocess::Preprocessed;
@@ -137,6 +136,7 @@ impl Trainer {
             println!("resuming {} at step {}", run.root.display(), state.step);
         }
         RunInfo {
+            format_version: crate::run::config::FORMAT_VERSION,
             dataset: dataset.root.clone(),
             label_names: (0..classes as u8)
                 .map(|v| dataset.spec.label_name(v))
@@ -188,7 +188,8 @@ impl Trainer {
         let lr = self.cfg.optim.lr_at(self.state.step, self.cfg.iterations);
         let (model, optim, device) = (&self.model, &mut self.optim, &self.device);
         let (patch, batch_size) = (self.cfg.sampler.patch, self.cfg.sampler.batch_size);
-        let (m, losses) = guarded(patch, batch_size, || {
+        let advice = format!("lower --batch (now {batch_size}) or --patch (now {patch:?})");
+        let (m, losses) = guard_device("training step", &advice, || {
             let x =
                 Tensor::<5>::from_data(TensorData::new(batch.image.clone(), batch.shape), device);
             let parts = batch_loss(model, x, &batch.label, &self.cfg.loss)?;
@@ -306,28 +307,6 @@ impl Trainer {
             interrupted,
             seconds: 0.0,
         })
-    }
-}
-
-/// Runs one training step; turns a backend panic into an error, with advice for out-of-memory.
-fn guarded<T>(patch: [usize; 3], batch: usize, step: impl FnOnce() -> Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(step)) {
-        Ok(r) => r,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            let lower = msg.to_lowercase();
-            if lower.contains("memory") || lower.contains("allocat") {
-                Err(Error::Backend(format!(
-                    "device out of memory with patch {patch:?} and batch {batch}: lower the patch or batch size ({msg})"
-                )))
-            } else {
-                Err(Error::Backend(format!("training step failed: {msg}")))
-            }
-        }
     }
 }
 

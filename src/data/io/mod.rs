@@ -8,13 +8,14 @@ pub mod nifti;
 pub mod nrrd;
 pub mod voxel;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use self::nifti::{read_nifti, write_nifti};
 use self::nrrd::{NrrdSpace, NrrdWriteOptions, read_nrrd, write_nrrd};
 use self::voxel::Voxel;
 use crate::data::{Image, LabelMap, Volume};
 use crate::error::{Error, Result};
+use crate::util::fsio;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Format {
@@ -46,10 +47,16 @@ fn format_of(path: &Path) -> Result<Format> {
 
 /// Reads an image volume (NIfTI, NRRD or a DICOM folder) as `f32`; NaN/inf voxels are an error.
 pub fn read_image(path: &Path) -> Result<Image> {
+    read_image_series(path, None)
+}
+
+/// [`read_image`], with the series to read from a DICOM folder that holds several (its
+/// SeriesInstanceUID; the error without one lists them with their descriptions).
+pub fn read_image_series(path: &Path, series: Option<&str>) -> Result<Image> {
     let image = match format_of(path)? {
         Format::Nifti => read_nifti(path)?,
         Format::Nrrd => read_nrrd(path)?,
-        Format::Dicom => dicom::read_series(path, None)?,
+        Format::Dicom => dicom::read_series(path, series)?,
     };
     let bad = count_non_finite(&image.data);
     if bad > 0 {
@@ -91,9 +98,7 @@ fn write_volume<T: Voxel>(path: &Path, vol: &Volume<T>) -> Result<()> {
     match format_of(path)? {
         Format::Nifti => write_nifti(path, vol),
         Format::Nrrd => {
-            let detached = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("nhdr"));
+            let detached = is_detached(path);
             write_nrrd(
                 path,
                 vol,
@@ -109,6 +114,62 @@ fn write_volume<T: Voxel>(path: &Path, vol: &Volume<T>) -> Result<()> {
             "is a folder; volumes are written as NIfTI or NRRD files",
         )),
     }
+}
+
+/// Every file that reading `path` reads: the file itself, a detached NRRD's data file, every
+/// regular file under a DICOM folder.
+pub fn files_read(path: &Path) -> Result<Vec<PathBuf>> {
+    Ok(match format_of(path)? {
+        Format::Nifti => vec![path.to_path_buf()],
+        Format::Nrrd => std::iter::once(path.to_path_buf())
+            .chain(nrrd::detached_data_file(path)?)
+            .collect(),
+        Format::Dicom => dicom::files_under(path)?,
+    })
+}
+
+/// Every file that writing `path` writes: the file (and a detached NRRD's data file beside an
+/// `.nhdr`), and the temporary file each is written to first. An unknown ending is an error.
+pub fn files_written(path: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = vec![path.to_path_buf()];
+    match format_of_output(path)? {
+        Format::Nrrd if is_detached(path) => files.push(nrrd::detached_data_path(path, true)),
+        _ => {}
+    }
+    let temps: Vec<PathBuf> = files.iter().map(|f| fsio::temp_file_for(f)).collect();
+    files.extend(temps);
+    Ok(files)
+}
+
+/// Checks, before any work, that a volume can be written to `output`: a known ending, a folder
+/// that exists or can be made and is writable, and no file the write touches is one of `inputs`
+/// (so a prediction can never destroy the scan it reads; links and `..` are resolved).
+pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<()> {
+    if output.is_dir() {
+        return Err(Error::invalid(
+            output,
+            "is a folder; name an output file such as seg.nii.gz",
+        ));
+    }
+    let written = files_written(output)?;
+    fsio::refuse_overwrite(&written, inputs)?;
+    fsio::check_writable_folder(output)
+}
+
+/// The output format of `path` by its name (a folder is not an output).
+fn format_of_output(path: &Path) -> Result<Format> {
+    match format_of(path) {
+        Ok(Format::Dicom) | Err(_) => Err(Error::invalid(
+            path,
+            "unknown output format (write .nii, .nii.gz, .nrrd or .nhdr)",
+        )),
+        Ok(f) => Ok(f),
+    }
+}
+
+fn is_detached(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("nhdr"))
 }
 
 /// Number of NaN or infinite values.

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use nifti::Endianness;
 
-use super::gzip::gunzip;
+use super::gzip;
 use super::voxel::{Voxel, datatype_info, decode};
 use crate::data::{Affine, Image, Volume};
 use crate::error::{Error, Result};
-use crate::util::fsio;
+use crate::util::{fsio, limits};
 
 /// World frame of a written NRRD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,21 +60,43 @@ struct Header {
     data_file: Option<String>,
 }
 
-/// Reads a `.nrrd` or `.nhdr` volume as an `f32` image.
+/// Reads a `.nrrd` or `.nhdr` volume as an `f32` image. Bounded by [`limits`]: the header's grid
+/// is checked before anything is decoded, a detached data file must be a regular file, and no more
+/// bytes are read or inflated than the header declares.
 pub fn read_nrrd(path: &Path) -> Result<Image> {
-    let bytes = fsio::read(path)?;
+    read_nrrd_bytes(path, &fsio::read(path)?)
+}
+
+/// [`read_nrrd`] on the bytes of the header file (`path` names it in messages and locates a
+/// detached data file).
+pub fn read_nrrd_bytes(path: &Path, bytes: &[u8]) -> Result<Image> {
     let bad = |msg: String| Error::invalid(path, msg);
-    let (fields, data_start) = split_header(&bytes).map_err(bad)?;
+    let (fields, data_start) = split_header(bytes).map_err(bad)?;
     let h = parse_fields(&fields).map_err(bad)?;
-    let detached;
-    let mut data: &[u8] = match &h.data_file {
+    limits::check_grid(path, &h.dims)?;
+    let width = datatype_info(h.datatype).1;
+    let need = h.dims.iter().product::<usize>() * width;
+    if h.byte_skip == -1 && h.gzip {
+        return Err(bad("byte skip -1 is only valid with raw encoding".into()));
+    }
+    let skip = h.byte_skip.max(0) as usize;
+    limits::check_bytes(path, (skip + need) as u64)?;
+    let (detached, detached_path);
+    let (source, mut data): (&Path, &[u8]) = match &h.data_file {
         Some(name) => {
-            let file = data_path(path, name).map_err(bad)?;
-            detached = std::fs::read(&file)
-                .map_err(|e| bad(format!("data file {}: {e}", file.display())))?;
-            &detached
+            detached_path = data_path(path, name).map_err(bad)?;
+            // Raw data is the first lines, skip and voxels of the file: read no more than that.
+            let max = if h.gzip || h.byte_skip == -1 {
+                limits::max_file_bytes()
+            } else {
+                let lines = if h.line_skip > 0 { 1 << 20 } else { 0 };
+                (skip + need + lines) as u64
+            };
+            detached = fsio::read_prefix(&detached_path, max)
+                .map_err(|e| bad(format!("data file {e}")))?;
+            (&detached_path, &detached)
         }
-        None => &bytes[data_start..],
+        None => (path, &bytes[data_start..]),
     };
     for _ in 0..h.line_skip {
         let nl = data
@@ -85,15 +107,12 @@ pub fn read_nrrd(path: &Path) -> Result<Image> {
     }
     let inflated;
     if h.gzip {
-        inflated = gunzip(path, data)?;
+        inflated = gzip::gunzip_at_most(source, data, (skip + need) as u64)?;
         data = &inflated;
     }
-    let width = datatype_info(h.datatype).1;
-    let need = h.dims.iter().product::<usize>() * width;
     let skip = match h.byte_skip {
-        -1 if h.gzip => return Err(bad("byte skip -1 is only valid with raw encoding".into())),
         -1 => data.len().saturating_sub(need),
-        s => s as usize,
+        _ => skip,
     };
     let raw = data.get(skip..skip.saturating_add(need)).ok_or_else(|| {
         bad(format!(
@@ -101,15 +120,26 @@ pub fn read_nrrd(path: &Path) -> Result<Image> {
             data.len()
         ))
     })?;
-    let data = decode(raw, h.datatype, h.endian);
-    let spacing = std::array::from_fn(|c| crate::data::volume::norm(h.affine.column(c)));
+    let data = decode(raw, h.datatype, h.endian).map_err(bad)?;
     Ok(Volume {
         data,
         dims: h.dims,
-        spacing,
+        spacing: h.affine.spacing(),
         affine: h.affine,
         nifti_header: None,
     })
+}
+
+/// The detached data file a NRRD header names, if any (for checks that outputs never write over an
+/// input's files).
+pub fn detached_data_file(path: &Path) -> Result<Option<PathBuf>> {
+    let bytes = fsio::read(path)?;
+    let bad = |msg: String| Error::invalid(path, msg);
+    let (fields, _) = split_header(&bytes).map_err(bad)?;
+    let h = parse_fields(&fields).map_err(bad)?;
+    h.data_file
+        .map(|name| data_path(path, &name).map_err(bad))
+        .transpose()
 }
 
 /// Splits the header into `(field, value)` pairs (keys lower-case; comments and `key:=value` pairs
@@ -235,6 +265,12 @@ fn parse_fields(fields: &[(String, String)]) -> Result<Header, String> {
         }
         a
     };
+    if let Some(why) = affine.defect() {
+        return Err(format!(
+            "space directions {} {why}: the volume cannot be placed in space",
+            get(&["space directions"]).unwrap_or("(from spacings)")
+        ));
+    }
     let byte_skip = match get(&["byte skip", "byteskip"]) {
         Some(v) => v
             .parse::<i64>()
@@ -350,6 +386,19 @@ fn data_path(header: &Path, name: &str) -> Result<PathBuf, String> {
     })
 }
 
+/// The data file the writer puts beside a detached header: `<stem>.raw[.gz]`.
+pub fn detached_data_path(header: &Path, gzip: bool) -> PathBuf {
+    let name = header
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".nhdr")
+        .or_else(|| name.strip_suffix(".nrrd"))
+        .unwrap_or(&name);
+    header.with_file_name(format!("{stem}.raw{}", if gzip { ".gz" } else { "" }))
+}
+
 /// Writes `vol` as NRRD0004 with `space`, `space directions` and `space origin` in full precision.
 /// Attached: header and data in `path`. Detached: header in `path`, data in `<stem>.raw[.gz]` beside it.
 pub fn write_nrrd<T: Voxel>(path: &Path, vol: &Volume<T>, opts: &NrrdWriteOptions) -> Result<()> {
@@ -396,16 +445,11 @@ pub fn write_nrrd<T: Voxel>(path: &Path, vol: &Volume<T>, opts: &NrrdWriteOption
             write_data(w, &vol.data, opts.gzip)
         });
     }
-    let name = path
+    let data_file = detached_data_path(path, opts.gzip);
+    let data_name = data_file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".nhdr")
-        .or_else(|| name.strip_suffix(".nrrd"))
-        .unwrap_or(&name);
-    let data_name = format!("{stem}.raw{}", if opts.gzip { ".gz" } else { "" });
-    let data_file = path.with_file_name(&data_name);
     head += &format!("data file: {data_name}\n\n");
     fsio::write_atomic_with(&data_file, |w| write_data(w, &vol.data, opts.gzip))?;
     fsio::write_atomic(path, head.as_bytes()).inspect_err(|_| {

@@ -66,8 +66,9 @@ pub fn datatype_info(code: i16) -> (&'static str, usize) {
     }
 }
 
-/// Decodes raw voxels of a supported datatype (see `datatype_info`) to `f32`.
-pub fn decode(raw: &[u8], code: i16, endian: Endianness) -> Vec<f32> {
+/// Decodes raw voxels of a supported datatype (see `datatype_info`) to `f32`. A finite float64
+/// beyond the float32 range is an error naming the value and its position, not an infinity.
+pub fn decode(raw: &[u8], code: i16, endian: Endianness) -> Result<Vec<f32>, String> {
     macro_rules! conv {
         ($t:ty) => {
             raw.chunks_exact(size_of::<$t>())
@@ -82,7 +83,7 @@ pub fn decode(raw: &[u8], code: i16, endian: Endianness) -> Vec<f32> {
                 .collect()
         };
     }
-    match code {
+    Ok(match code {
         2 => conv!(u8),
         256 => conv!(i8),
         4 => conv!(i16),
@@ -90,9 +91,26 @@ pub fn decode(raw: &[u8], code: i16, endian: Endianness) -> Vec<f32> {
         8 => conv!(i32),
         768 => conv!(u32),
         16 => conv!(f32),
-        64 => conv!(f64),
+        64 => {
+            let mut out = Vec::with_capacity(raw.len() / 8);
+            for (n, c) in raw.chunks_exact(8).enumerate() {
+                let b = c.try_into().unwrap();
+                let v = match endian {
+                    Endianness::Little => f64::from_le_bytes(b),
+                    Endianness::Big => f64::from_be_bytes(b),
+                };
+                if v.is_finite() && v.abs() > f32::MAX as f64 {
+                    return Err(format!(
+                        "voxel {n} is {v:e}, beyond the float32 range (±{:e}) images are kept in",
+                        f32::MAX
+                    ));
+                }
+                out.push(v as f32);
+            }
+            out
+        }
         1024 => conv!(i64),
         1280 => conv!(u64),
-        _ => unreachable!("datatype checked by datatype_info"),
-    }
+        other => return Err(format!("datatype code {other} cannot be decoded")),
+    })
 }

@@ -70,7 +70,7 @@ fn cached_preprocess(
         if let Some(hit) = read_cached(cache_dir, id, &fp) {
             return Ok(hit);
         }
-        let p = preprocess_case(&load(id)?, cfg, target);
+        let p = preprocess_case(&load(id)?, cfg, target)?;
         write_cached(cache_dir, &p, &fp)?;
         log::info!(
             "preprocessed {id}: {:?} voxels at {:.3?} mm",

@@ -3,12 +3,16 @@
 //! remember where each class lies for foreground-oversampled patches. The inverse mapping brings network
 //! probabilities back to the native grid. A disk cache keeps preprocessed cases between runs.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::crop::{body_bbox, body_threshold, crop, label_bbox, shifted};
 use super::resample::{grid_for_spacing, resample_linear, resample_nearest};
 use crate::data::dataset::Case;
 use crate::data::{Affine, Image};
+use crate::error::Result;
+use crate::util::limits;
 use crate::util::stats::percentile_in_place;
 
 /// How cases are preprocessed. Part of the cache fingerprint.
@@ -104,6 +108,32 @@ impl Preprocessed {
         self.class_locations = class_locations(&self.label, max);
     }
 
+    /// Pads the case to at least `min` voxels per axis (`[nx, ny, nz]`), centred, with background
+    /// (image 0, the z-score mean; label 0), as nnU-Net pads volumes smaller than its patch.
+    /// Returns whether it padded. A padded case no longer maps back to its native grid
+    /// ([`Preprocessed::geometry`]): for training cases only.
+    pub fn pad_to(&mut self, min: [usize; 3], max_class_locations: usize) -> bool {
+        let to: [usize; 3] = std::array::from_fn(|a| self.dims[a].max(min[a]));
+        if to == self.dims {
+            return false;
+        }
+        let lo: [usize; 3] = std::array::from_fn(|a| (to[a] - self.dims[a]) / 2);
+        let [nx, ny, nz] = self.dims;
+        let mut image = vec![0f32; to.iter().product()];
+        let mut label = vec![0u8; image.len()];
+        for k in 0..nz {
+            for j in 0..ny {
+                let src = nx * (j + ny * k);
+                let dst = lo[0] + to[0] * (j + lo[1] + to[1] * (k + lo[2]));
+                image[dst..dst + nx].copy_from_slice(&self.image[src..src + nx]);
+                label[dst..dst + nx].copy_from_slice(&self.label[src..src + nx]);
+            }
+        }
+        (self.image, self.label, self.dims) = (image, label, to);
+        self.refresh_class_locations(max_class_locations);
+        true
+    }
+
     /// The mapping back to the native grid (the preprocessed affine is recomputed from the crop).
     pub fn geometry(&self) -> PreprocessGeometry {
         let (lo, hi) = self.crop;
@@ -127,15 +157,15 @@ pub fn preprocess_case(
     case: &Case,
     cfg: &PreprocessConfig,
     target_spacing: [f64; 3],
-) -> Preprocessed {
+) -> Result<Preprocessed> {
     let fg = label_bbox(&case.label.data, case.label.dims);
-    let (image, geom) = preprocess_with_bbox(&case.image, cfg, target_spacing, fg);
+    let (image, geom) = preprocess_with_bbox(&case.image, cfg, target_spacing, fg)?;
     let (lo, hi) = geom.crop;
     let cropped = crop(&case.label.data, case.image.dims, lo, hi);
     let crop_dims = std::array::from_fn(|c| hi[c] - lo[c]);
     let label = resample_nearest(&cropped, crop_dims, geom.dims);
     let class_locations = class_locations(&label, cfg.max_class_locations);
-    Preprocessed {
+    Ok(Preprocessed {
         id: case.id.clone(),
         image,
         label,
@@ -146,16 +176,16 @@ pub fn preprocess_case(
         original_affine: geom.original_affine,
         original_spacing: geom.original_spacing,
         class_locations,
-    }
+    })
 }
 
 /// Preprocesses an image alone (inference): returns the z-scored voxels on the preprocessed grid and the
-/// geometry for [`restore_to_original`].
+/// geometry for [`restore_to_original`]. A grid beyond the voxel limit ([`limits`]) is an error.
 pub fn preprocess_image(
     image: &Image,
     cfg: &PreprocessConfig,
     target_spacing: [f64; 3],
-) -> (Vec<f32>, PreprocessGeometry) {
+) -> Result<(Vec<f32>, PreprocessGeometry)> {
     preprocess_with_bbox(image, cfg, target_spacing, None)
 }
 
@@ -189,7 +219,7 @@ fn preprocess_with_bbox(
     cfg: &PreprocessConfig,
     target: [f64; 3],
     must_contain: Option<([usize; 3], [usize; 3])>,
-) -> (Vec<f32>, PreprocessGeometry) {
+) -> Result<(Vec<f32>, PreprocessGeometry)> {
     let dims = image.dims;
     let threshold = body_threshold(&image.data, cfg.body_threshold);
     let (mut lo, mut hi) = match threshold {
@@ -205,6 +235,12 @@ fn preprocess_with_bbox(
     let crop_dims: [usize; 3] = std::array::from_fn(|c| hi[c] - lo[c]);
     let crop_affine = shifted(&image.affine, lo);
     let (new_dims, affine, spacing) = grid_for_spacing(crop_dims, &crop_affine, target);
+    // Absurd spacings (a 1e30 mm voxel, micrometres read as millimetres) give absurd grids.
+    let what = format!(
+        "resampling a {:?} volume of {:?} mm voxels to {target:?} mm",
+        image.dims, image.spacing
+    );
+    limits::check_grid(Path::new(&what), &new_dims)?;
     let mut data = resample_linear(&crop(&image.data, dims, lo, hi), crop_dims, new_dims);
     z_score(&mut data, threshold);
     let geom = PreprocessGeometry {
@@ -216,7 +252,7 @@ fn preprocess_with_bbox(
         spacing,
         affine,
     };
-    (data, geom)
+    Ok((data, geom))
 }
 
 /// Z-scores in place with the mean and sd of the body voxels (above `threshold`; all voxels when there is

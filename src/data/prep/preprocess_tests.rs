@@ -71,7 +71,7 @@ fn target_spacing_uses_median_and_the_anisotropic_rule() {
 fn crop_removes_the_air_border_and_keeps_the_label() {
     let c = case("a");
     let cfg = PreprocessConfig::default();
-    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]);
+    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]).unwrap();
     // The body box, widened by nothing: the ellipsoid (i 10..31, j 10..27, k 2..7) lies inside it.
     assert_eq!(p.crop, ([4, 3, 1], [36, 33, 7]));
     assert_eq!(p.dims, [32, 30, 6]);
@@ -86,7 +86,8 @@ fn crop_removes_the_air_border_and_keeps_the_label() {
             ..cfg
         },
         [0.5, 0.5, 3.0],
-    );
+    )
+    .unwrap();
     assert_eq!(full.crop, ([0; 3], [40, 36, 8]));
 }
 
@@ -97,7 +98,7 @@ fn z_score_is_standard_inside_the_body() {
         crop_to_nonzero: false,
         ..Default::default()
     };
-    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]);
+    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]).unwrap();
     let body: Vec<f64> = p
         .image
         .iter()
@@ -122,7 +123,7 @@ fn class_locations_point_at_their_class() {
         max_class_locations: 50,
         ..Default::default()
     };
-    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]);
+    let p = preprocess_case(&c, &cfg, [0.5, 0.5, 3.0]).unwrap();
     assert_eq!(p.class_locations.len(), 3);
     assert!(p.class_locations[0].is_empty());
     for class in 1..3u8 {
@@ -137,8 +138,8 @@ fn restore_brings_one_hot_labels_back_to_the_native_grid() {
     let c = case("a");
     let cfg = PreprocessConfig::default();
     let target = [0.4, 0.4, 2.0];
-    let p = preprocess_case(&c, &cfg, target);
-    let (img, geom) = preprocess_image(&c.image, &cfg, target);
+    let p = preprocess_case(&c, &cfg, target).unwrap();
+    let (img, geom) = preprocess_image(&c.image, &cfg, target).unwrap();
     assert_eq!(geom, p.geometry());
     assert_eq!(img, p.image);
     assert_eq!(p.dims, [40, 38, 9]); // 32×30×6 voxels of 0.5×0.5×3 mm at ~0.4×0.4×2 mm

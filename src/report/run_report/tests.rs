@@ -97,6 +97,7 @@ fn fixture(tag: &str, phantom: bool) -> Fixture {
         &TrainConfig::preset("tiny").unwrap(),
     );
     let info = RunInfo {
+        format_version: 1,
         dataset: data.clone(),
         label_names: names.clone(),
         target_spacing: [2.0, 2.0, 3.0],

@@ -23,9 +23,34 @@ use crate::model::UNet3dConfig;
 
 pub const PRESETS: &[&str] = &["paper", "small", "demo", "tiny"];
 
+/// The version of the run-folder format this build writes (`format_version` in `config.json` and
+/// `run.json`). Files without one are version 0 (written before it was recorded) and load; a
+/// newer version is refused by name.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Errors when `found` is newer than this build reads.
+pub fn check_format_version(path: &Path, found: u32) -> Result<()> {
+    if found > FORMAT_VERSION {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "was written by a newer unet3d (format version {found}); this build reads up to \
+                 version {FORMAT_VERSION}: update unet3d"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything a training run depends on. Every field with a sensible default has one (the
+/// behaviour from before the field existed), so a `config.json` from an earlier version loads;
+/// only `model` (channels and classes) and `iterations` are required.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "TrainConfigFile")]
 pub struct TrainConfig {
-    /// Name of the preset this config started from (informational).
+    /// The run-folder format this config was written in ([`FORMAT_VERSION`] when saved).
+    pub format_version: u32,
+    /// Name of the preset this config started from (informational; "custom" when none).
     pub preset: String,
     pub model: UNet3dConfig,
     pub preprocess: PreprocessConfig,
@@ -50,8 +75,62 @@ pub struct TrainConfig {
     /// Choose the model's pooling kernels from the target spacing at the start of training (nnU-Net's
     /// rule: thick slices are not pooled until the voxels are roughly isotropic). Switched off once
     /// applied, so the saved config holds the plan that was used.
-    #[serde(default)]
     pub plan_pooling: bool,
+}
+
+/// `TrainConfig` as a file may hold it: everything but the model and the iteration budget is
+/// optional.
+#[derive(Deserialize)]
+struct TrainConfigFile {
+    format_version: Option<u32>,
+    preset: Option<String>,
+    model: UNet3dConfig,
+    #[serde(default)]
+    preprocess: PreprocessConfig,
+    #[serde(default)]
+    sampler: SamplerConfig,
+    #[serde(default)]
+    augment: AugmentConfig,
+    #[serde(default)]
+    loss: LossConfig,
+    #[serde(default)]
+    optim: OptimConfig,
+    inference: Option<SlidingWindowConfig>,
+    iterations: usize,
+    val_every: Option<usize>,
+    val_cases: Option<usize>,
+    seed: Option<u64>,
+    workers: Option<usize>,
+    sparse_slices: Option<usize>,
+    #[serde(default)]
+    plan_pooling: bool,
+}
+
+impl From<TrainConfigFile> for TrainConfig {
+    fn from(f: TrainConfigFile) -> Self {
+        let inference = f.inference.unwrap_or_else(|| SlidingWindowConfig {
+            patch: f.sampler.patch,
+            ..SlidingWindowConfig::default()
+        });
+        TrainConfig {
+            format_version: f.format_version.unwrap_or(0),
+            preset: f.preset.unwrap_or_else(|| "custom".into()),
+            model: f.model,
+            preprocess: f.preprocess,
+            sampler: f.sampler,
+            augment: f.augment,
+            loss: f.loss,
+            optim: f.optim,
+            inference,
+            iterations: f.iterations,
+            val_every: f.val_every.unwrap_or((f.iterations / 5).max(1)),
+            val_cases: f.val_cases,
+            seed: f.seed.unwrap_or(42),
+            workers: f.workers.unwrap_or(2),
+            sparse_slices: f.sparse_slices,
+            plan_pooling: f.plan_pooling,
+        }
+    }
 }
 
 impl TrainConfig {
@@ -71,7 +150,10 @@ impl TrainConfig {
                 )));
             }
         };
-        toml::from_str(text).map_err(|e| Error::config(format!("assets/presets/{name}.toml: {e}")))
+        let mut cfg: TrainConfig = toml::from_str(text)
+            .map_err(|e| Error::config(format!("assets/presets/{name}.toml: {e}")))?;
+        cfg.format_version = FORMAT_VERSION;
+        Ok(cfg)
     }
 
     /// Reads a full config from TOML or JSON (by extension).
@@ -82,9 +164,11 @@ impl TrainConfig {
         } else {
             toml::from_str(&text).map_err(|e| e.to_string())
         };
-        let cfg: TrainConfig =
+        let mut cfg: TrainConfig =
             parsed.map_err(|e| Error::invalid(path, format!("not a training config: {e}")))?;
-        cfg.validate()?;
+        check_format_version(path, cfg.format_version)?;
+        cfg.format_version = FORMAT_VERSION;
+        cfg.validate_for_planning()?;
         Ok(cfg)
     }
 
@@ -108,11 +192,32 @@ impl TrainConfig {
         self.validate()
     }
 
+    /// [`TrainConfig::validate`], or without the patch check while the pooling plan is still to
+    /// be computed from the data.
+    pub fn validate_for_planning(&self) -> Result<()> {
+        if self.plan_pooling {
+            self.validate_settings()
+        } else {
+            self.validate()
+        }
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises to TOML")
     }
 
+    /// Every check: [`TrainConfig::validate_settings`] and that the patches fit the pooling plan.
     pub fn validate(&self) -> Result<()> {
+        self.validate_settings()?;
+        crate::model::check_divisible(self.sampler.patch, &self.model.pool_kernels)?;
+        crate::model::check_divisible(self.inference.patch, &self.model.pool_kernels)?;
+        Ok(())
+    }
+
+    /// Every check except the patch against the pooling plan: while `plan_pooling` is set, the
+    /// plan that counts is computed from the data when training starts
+    /// ([`TrainConfig::apply_pooling_plan`] checks the patch against it then).
+    pub fn validate_settings(&self) -> Result<()> {
         self.optim.validate()?;
         if self.iterations == 0 || self.val_every == 0 {
             return Err(Error::config("iterations and val_every must be >= 1"));
@@ -125,8 +230,6 @@ impl TrainConfig {
         }
         self.sampler.validate()?;
         self.model.validate()?;
-        crate::model::check_divisible(self.sampler.patch, &self.model.pool_kernels)?;
-        crate::model::check_divisible(self.inference.patch, &self.model.pool_kernels)?;
         Ok(())
     }
 }
@@ -163,5 +266,19 @@ mod tests {
                 .to_string()
                 .contains("valid presets")
         );
+    }
+
+    #[test]
+    fn the_patch_is_checked_against_the_plan_computed_from_the_data() {
+        let mut c = TrainConfig::preset("tiny").unwrap();
+        c.sampler.patch = [6, 32, 32];
+        c.inference.patch = [6, 32, 32];
+        // The preset's 2×2×2 plan cannot take 6 slices, but that plan is not the one that counts.
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("[[2, 2, 2], [2, 2, 2]]"), "{err}");
+        c.validate_for_planning().unwrap();
+        // 3 mm slices are not pooled: the computed plan takes the patch.
+        c.apply_pooling_plan([0.5, 0.5, 3.0]).unwrap();
+        assert_eq!(c.model.pool_kernels, [[1, 2, 2], [1, 2, 2]]);
     }
 }

@@ -74,10 +74,10 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary> {
             "a dataset already exists here; import into a new folder",
         ));
     }
-    let inputs: Vec<&Path> = std::iter::once(opts.images.as_path())
-        .chain(opts.labels.iter().map(|p| p.as_path()))
+    let inputs: Vec<PathBuf> = std::iter::once(opts.images.clone())
+        .chain(opts.labels.iter().cloned())
         .collect();
-    fsio::refuse_overwrite(&opts.out, &inputs)?;
+    fsio::refuse_overwrite(std::slice::from_ref(&opts.out), &inputs)?;
 
     let labels = discover::find_labels(&opts.labels)?;
     let images = discover::find_image_folders(&opts.images, &|name| labels.contains_key(name))?;

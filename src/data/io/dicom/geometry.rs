@@ -66,18 +66,25 @@ pub(super) fn stack(dir: &Path, slices: &[SliceHeader]) -> Result<Stack> {
         ));
         [1.0, 1.0]
     });
-    if !(dx > 0.0 && dy > 0.0) {
+    if !(dx > 0.0 && dy > 0.0 && dx.is_finite() && dy.is_finite()) {
         return Err(Error::invalid(
             &first.path,
-            format!("PixelSpacing {dy}\\{dx} is not positive"),
+            format!("PixelSpacing {dy}\\{dx} is not a positive size"),
         ));
     }
     let origin = slices[order[0]].position.unwrap_or([0.0; 3]);
     let columns = [scale(row, dx), scale(col, dy), scale(normal, dz)];
+    let affine = Affine::from_lps(columns, origin);
+    if let Some(why) = affine.defect() {
+        return Err(Error::invalid(
+            &first.path,
+            format!("the slice geometry {why}: the series cannot be placed in space"),
+        ));
+    }
     Ok(Stack {
         dims: [first.cols, first.rows, slices.len()],
         spacing: [dx, dy, dz],
-        affine: Affine::from_lps(columns, origin),
+        affine,
         order,
         warnings,
     })

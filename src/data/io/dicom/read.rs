@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use dicom_object::OpenFileOptions;
-
 use super::geometry;
 use super::pixels;
+use super::precheck;
 use super::scan::{self, SliceHeader};
 use crate::data::{Image, Volume};
 use crate::error::{Error, Result};
+use crate::util::limits;
 
 /// Reads the series under `dir` (searched recursively) into an image in RAS.
 ///
@@ -32,13 +32,14 @@ pub(super) fn read_series_reporting(
     let headers = scan::scan(dir)?;
     let slices = select(dir, headers, series_uid)?;
     let stack = geometry::stack(dir, &slices)?;
-    let [nx, ny, nz] = stack.dims;
-    let mut data = Vec::with_capacity(nx * ny * nz);
+    limits::check_grid(dir, &stack.dims)?;
+    let [nx, ny, _] = stack.dims;
+    // Grown slice by slice, each checked against its Rows × Columns first: a header that claims
+    // more pixels than the file holds is an error before anything of its size is allocated.
+    let mut data = Vec::new();
     for &idx in &stack.order {
         let path = &slices[idx].path;
-        let obj = OpenFileOptions::new()
-            .open_file(path)
-            .map_err(|e| Error::invalid(path, format!("cannot read DICOM: {e}")))?;
+        let obj = precheck::open_checked(path, None)?;
         pixels::check_transfer_syntax(path, obj.meta().transfer_syntax())?;
         data.extend(pixels::decode_slice(path, &obj, ny, nx)?);
     }

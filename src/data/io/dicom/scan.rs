@@ -8,10 +8,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::OpenFileOptions;
 
-use super::attrs;
+use super::{attrs, precheck};
 use crate::error::{Error, Result};
+use crate::util::fsio;
 
 /// One series found under a folder.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +95,15 @@ pub(super) fn scan(dir: &Path) -> Result<Vec<SliceHeader>> {
     Ok(headers)
 }
 
-/// Recursive walk in name order; hidden entries (temp files, .DS_Store) are ignored.
+/// Every regular file under `dir` (what reading a series from it may read).
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    Ok(files)
+}
+
+/// Recursive walk in name order; hidden entries (temp files, .DS_Store) and anything that is not a
+/// regular file (pipes, devices, sockets, dangling links) are ignored.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
@@ -110,8 +118,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let ty = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if ty.is_dir() {
             walk(&path, out)?;
-        } else {
+        } else if fsio::is_regular(&path) {
             out.push(path);
+        } else {
+            // A named pipe would block the first read forever, a device never end it.
+            log::debug!("{}: not a regular file, skipped", path.display());
         }
     }
     Ok(())
@@ -127,10 +138,7 @@ fn has_dicm_magic(path: &Path) -> bool {
 
 /// The header of one file; `None` for a DICOM object that is not an image.
 fn read_header(path: &Path) -> Result<Option<SliceHeader>> {
-    let obj = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .map_err(|e| Error::invalid(path, format!("cannot parse DICOM: {e}")))?;
+    let obj = precheck::open_checked(path, Some(tags::PIXEL_DATA))?;
     let Some(rows) = attrs::int(&obj, tags::ROWS, "Rows", path)? else {
         return Ok(None);
     };

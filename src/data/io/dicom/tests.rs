@@ -258,16 +258,27 @@ fn slices_of_different_size_are_an_error_naming_the_file() {
 }
 
 #[test]
-fn compressed_transfer_syntax_is_refused_by_name() {
-    let err = check_transfer_syntax(Path::new("x/IM1.dcm"), "1.2.840.10008.1.2.4.50")
+fn undecodable_transfer_syntax_is_refused_by_name() {
+    let err = check_transfer_syntax(Path::new("x/IM1.dcm"), "1.2.840.10008.1.2.4.80")
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("x/IM1.dcm")
-            && err.contains("1.2.840.10008.1.2.4.50")
-            && err.contains("JPEG Baseline")
+            && err.contains("1.2.840.10008.1.2.4.80")
+            && err.contains("JPEG-LS")
+            && err.contains("gdcmconv --raw"),
+        "{err}"
     );
     assert!(check_transfer_syntax(Path::new("a"), "1.2.840.10008.1.2").is_ok());
+    for decodable in [
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.1.99",
+    ] {
+        assert!(check_transfer_syntax(Path::new("a"), decodable).is_ok());
+    }
 }
 
 #[test]
@@ -281,11 +292,11 @@ fn a_compressed_slice_in_a_series_is_refused_naming_the_file() {
     .unwrap();
     let victim = files(&tmp.path())[1].clone();
     let mut obj = dicom_object::open_file(&victim).unwrap();
-    obj.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.4.50".into());
+    obj.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.4.80".into());
     obj.write_to_file(&victim).unwrap();
     let err = read_series(&tmp.path(), None).unwrap_err().to_string();
     assert!(
-        err.contains(&victim.display().to_string()) && err.contains("1.2.840.10008.1.2.4.50"),
+        err.contains(&victim.display().to_string()) && err.contains("1.2.840.10008.1.2.4.80"),
         "{err}"
     );
 }

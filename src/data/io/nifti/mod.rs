@@ -5,25 +5,53 @@
 //! serialised here (little-endian). A header read from a file is kept in `Volume::nifti_header` so a
 //! result written on the same grid carries the very same geometry fields as its source.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use ::nifti::{Endianness, NiftiHeader};
+use ::nifti::NiftiHeader;
 
-use super::gzip::{gunzip_if_needed, is_gz};
+#[cfg(test)]
+mod edge_tests;
+mod geometry;
+mod header;
+
+use geometry::header_affine;
+use header::{header_bytes, header_from_affine};
+
+use super::gzip::is_gz;
 use super::voxel::{Voxel, datatype_info, decode};
-use crate::data::{Affine, Image, Volume};
+use crate::data::{Image, Volume};
 use crate::error::{Error, Result};
-use crate::util::fsio;
+use crate::util::{fsio, limits};
 
 /// Reads a `.nii` or `.nii.gz` (gzip is detected from the content) as an `f32` image, with
-/// `scl_slope`/`scl_inter` applied and the RAS affine from sform, else qform, else pixdim.
+/// `scl_slope`/`scl_inter` applied and the RAS affine in mm from the sform, else the qform, else
+/// pixdim (see [`geometry::header_geometry`]; every fallback is logged as a warning).
+///
+/// Bounded by [`limits`]: the file, the grid its header declares and the decompressed stream (which
+/// is never inflated beyond the bytes the header declares).
 pub fn read_nifti(path: &Path) -> Result<Image> {
-    let bytes = gunzip_if_needed(path, fsio::read(path)?)?;
+    read_nifti_bytes(path, &fsio::read(path)?)
+}
+
+/// [`read_nifti`] on the bytes of a file (`path` names it in messages).
+pub fn read_nifti_bytes(path: &Path, file: &[u8]) -> Result<Image> {
     let bad = |msg: String| Error::invalid(path, msg);
-    if bytes.is_empty() {
+    if file.is_empty() {
         return Err(bad("empty file".into()));
     }
+    let gz = file.starts_with(&[0x1f, 0x8b]);
+    let mut stream: Box<dyn Read + '_> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut bytes = Vec::with_capacity(352);
+    let gz_error = |e: std::io::Error| bad(format!("corrupt or truncated gzip data ({e})"));
+    (&mut stream)
+        .take(352)
+        .read_to_end(&mut bytes)
+        .map_err(gz_error)?;
     if bytes.len() < 348 {
         return Err(bad(format!(
             "not a NIfTI-1 file (only {} bytes, header needs 348)",
@@ -42,6 +70,7 @@ pub fn read_nifti(path: &Path) -> Result<Image> {
         ));
     }
     let dims = volume_dims(&header).map_err(bad)?;
+    limits::check_grid(path, &dims)?;
     let (name, width) = datatype_info(header.datatype);
     if width == 0 {
         return Err(bad(format!(
@@ -49,44 +78,49 @@ pub fn read_nifti(path: &Path) -> Result<Image> {
             header.datatype
         )));
     }
-    let n = dims.iter().product::<usize>();
-    let offset = (header.vox_offset.max(0.0) as usize).max(352);
-    let need = n * width;
-    let raw = bytes
-        .get(offset..)
-        .filter(|r| r.len() >= need)
-        .ok_or_else(|| {
-            bad(format!(
-                "truncated: {need} data bytes expected at offset {offset}, file has {}",
-                bytes.len()
-            ))
-        })?;
-    let mut data = decode(&raw[..need], header.datatype, header.endianness);
+    let offset = header.vox_offset;
+    if !(offset.is_finite() && (0.0..=limits::max_file_bytes() as f32).contains(&offset)) {
+        return Err(bad(format!("invalid vox_offset {offset}")));
+    }
+    let offset = (offset as usize).max(352);
+    let need = dims.iter().product::<usize>() * width;
+    let end = offset + need;
+    limits::check_bytes(path, end as u64)?;
+    // Never inflate more than the header declares: a gzip bomb stops here.
+    (&mut stream)
+        .take((end - bytes.len()) as u64)
+        .read_to_end(&mut bytes)
+        .map_err(gz_error)?;
+    let raw = bytes.get(offset..end).ok_or_else(|| {
+        bad(format!(
+            "truncated: {need} data bytes expected at offset {offset}, {} has {}",
+            if gz { "the gzip stream" } else { "the file" },
+            bytes.len()
+        ))
+    })?;
+    let mut data = decode(raw, header.datatype, header.endianness).map_err(bad)?;
     let slope = header.scl_slope;
     if slope != 0.0 && slope.is_finite() && (slope != 1.0 || header.scl_inter != 0.0) {
         let (s, i) = (slope as f64, header.scl_inter as f64);
         data.iter_mut()
             .for_each(|v| *v = (*v as f64 * s + i) as f32);
     }
-    let affine = header_affine(&header);
-    let spacing = std::array::from_fn(|c| {
-        let p = header.pixdim[c + 1].abs() as f64;
-        if p > 0.0 && p.is_finite() {
-            p
-        } else {
-            crate::data::volume::norm(affine.column(c))
-        }
-    });
+    let (affine, mut warnings) = geometry::header_geometry(&header);
+    warnings.dedup();
+    for w in &warnings {
+        log::warn!("{}: {w}", path.display());
+    }
     Ok(Volume {
         data,
         dims,
-        spacing,
+        spacing: affine.spacing(),
         affine,
         nifti_header: Some(Box::new(header)),
     })
 }
 
-/// `[nx, ny, nz]` from `dim`, refusing 4-D and higher volumes.
+/// `[nx, ny, nz]` from `dim`, refusing 4-D and higher volumes. NIfTI-1 stores dims as signed
+/// 16-bit numbers; a value above 32767 reads as negative, and the message gives both readings.
 fn volume_dims(h: &NiftiHeader) -> Result<[usize; 3], String> {
     let rank = h.dim[0] as i16;
     if !(1..=7).contains(&rank) {
@@ -95,7 +129,14 @@ fn volume_dims(h: &NiftiHeader) -> Result<[usize; 3], String> {
     let rank = rank as usize;
     let dim = |a: usize| if a <= rank { h.dim[a] as i16 } else { 1 };
     if let Some(a) = (1..=rank).find(|&a| dim(a) <= 0) {
-        return Err(format!("invalid dim[{a}] = {} (must be positive)", dim(a)));
+        let shown = if dim(a) < 0 {
+            format!("{} (stored as {})", dim(a), h.dim[a])
+        } else {
+            "0".into()
+        };
+        return Err(format!(
+            "invalid dim[{a}] = {shown}; NIfTI-1 dims are 1..=32767"
+        ));
     }
     if dim(4) > 1 {
         return Err(format!(
@@ -110,168 +151,6 @@ fn volume_dims(h: &NiftiHeader) -> Result<[usize; 3], String> {
         ));
     }
     Ok([dim(1) as usize, dim(2) as usize, dim(3) as usize])
-}
-
-/// The voxel → RAS affine of a header: sform if `sform_code > 0`, else qform if `qform_code > 0`,
-/// else the pixdim diagonal (NIfTI "method 1").
-pub fn header_affine(h: &NiftiHeader) -> Affine {
-    let mut a = Affine::identity();
-    if h.sform_code > 0 {
-        for (r, row) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
-            for c in 0..4 {
-                a.0[r][c] = row[c] as f64;
-            }
-        }
-    } else if h.qform_code > 0 {
-        let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
-        let rot = quatern_to_rotation(b, c, d);
-        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
-        for (col, step) in pixdim_steps(h).into_iter().enumerate() {
-            let step = if col == 2 { step * qfac } else { step };
-            for (r, row) in rot.iter().enumerate() {
-                a.0[r][col] = row[col] * step;
-            }
-        }
-        a.0[0][3] = h.quatern_x as f64;
-        a.0[1][3] = h.quatern_y as f64;
-        a.0[2][3] = h.quatern_z as f64;
-    } else {
-        for (c, step) in pixdim_steps(h).into_iter().enumerate() {
-            a.0[c][c] = step;
-        }
-    }
-    a
-}
-
-/// `|pixdim[1..4]|`, with 1 where a value is zero or not finite (as nifti1_io does).
-fn pixdim_steps(h: &NiftiHeader) -> [f64; 3] {
-    std::array::from_fn(|c| {
-        let p = h.pixdim[c + 1].abs() as f64;
-        if p > 0.0 && p.is_finite() { p } else { 1.0 }
-    })
-}
-
-/// Rotation matrix of the unit quaternion `(a, b, c, d)` with `a` implied (nifti1_io's
-/// `quatern_to_mat44`).
-fn quatern_to_rotation(b: f64, c: f64, d: f64) -> [[f64; 3]; 3] {
-    let (mut a, mut b, mut c, mut d) = (1.0 - (b * b + c * c + d * d), b, c, d);
-    if a < 1e-7 {
-        // 180° rotation: renormalise (b, c, d)
-        let s = 1.0 / (b * b + c * c + d * d).sqrt();
-        (a, b, c, d) = (0.0, b * s, c * s, d * s);
-    } else {
-        a = a.sqrt();
-    }
-    [
-        [
-            a * a + b * b - c * c - d * d,
-            2.0 * (b * c - a * d),
-            2.0 * (b * d + a * c),
-        ],
-        [
-            2.0 * (b * c + a * d),
-            a * a + c * c - b * b - d * d,
-            2.0 * (c * d - a * b),
-        ],
-        [
-            2.0 * (b * d - a * c),
-            2.0 * (c * d + a * b),
-            a * a + d * d - c * c - b * b,
-        ],
-    ]
-}
-
-/// Quaternion `(b, c, d)` and `qfac` of the rotation part of an affine (nifti1_io's
-/// `mat44_to_quatern`): columns normalised, made orthogonal (polar decomposition), improper
-/// rotations expressed with `qfac = -1`.
-fn affine_to_quatern(aff: &Affine) -> ([f64; 3], f64) {
-    let mut m = [[0.0; 3]; 3];
-    for c in 0..3 {
-        let col = aff.column(c);
-        let n = crate::data::volume::norm(col);
-        for r in 0..3 {
-            m[r][c] = if n > 0.0 {
-                col[r] / n
-            } else if r == c {
-                1.0
-            } else {
-                0.0
-            };
-        }
-    }
-    let m = polar(m);
-    let qfac = if det3(&m) > 0.0 { 1.0 } else { -1.0 };
-    // an improper rotation becomes proper by flipping the third column
-    let r = |i: usize, j: usize| if j == 2 { m[i][j] * qfac } else { m[i][j] };
-    let trace = r(0, 0) + r(1, 1) + r(2, 2);
-    let (a, b, c, d) = if trace + 1.0 > 0.5 {
-        let a = 0.5 * (trace + 1.0).sqrt();
-        (
-            a,
-            0.25 * (r(2, 1) - r(1, 2)) / a,
-            0.25 * (r(0, 2) - r(2, 0)) / a,
-            0.25 * (r(1, 0) - r(0, 1)) / a,
-        )
-    } else if 1.0 + r(0, 0) - r(1, 1) - r(2, 2) > 1.0 {
-        let b = 0.5 * (1.0 + r(0, 0) - r(1, 1) - r(2, 2)).sqrt();
-        (
-            0.25 * (r(2, 1) - r(1, 2)) / b,
-            b,
-            0.25 * (r(0, 1) + r(1, 0)) / b,
-            0.25 * (r(0, 2) + r(2, 0)) / b,
-        )
-    } else if 1.0 + r(1, 1) - r(0, 0) - r(2, 2) > 1.0 {
-        let c = 0.5 * (1.0 + r(1, 1) - r(0, 0) - r(2, 2)).sqrt();
-        (
-            0.25 * (r(0, 2) - r(2, 0)) / c,
-            0.25 * (r(0, 1) + r(1, 0)) / c,
-            c,
-            0.25 * (r(1, 2) + r(2, 1)) / c,
-        )
-    } else {
-        let d = 0.5 * (1.0 + r(2, 2) - r(0, 0) - r(1, 1)).sqrt();
-        (
-            0.25 * (r(1, 0) - r(0, 1)) / d,
-            0.25 * (r(0, 2) + r(2, 0)) / d,
-            0.25 * (r(1, 2) + r(2, 1)) / d,
-            d,
-        )
-    };
-    // the stored quaternion implies a >= 0
-    let s = if a < 0.0 { -1.0 } else { 1.0 };
-    ([b * s, c * s, d * s], qfac)
-}
-
-fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-}
-
-/// Closest orthogonal matrix (Newton iteration `X ← (X + X⁻ᵀ) / 2`); identity when singular.
-fn polar(mut x: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    for _ in 0..100 {
-        let det = det3(&x);
-        if det.abs() < 1e-12 {
-            return [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-        }
-        // inverse transpose = cofactor matrix / det
-        let mut next = [[0.0; 3]; 3];
-        let mut change = 0.0f64;
-        for r in 0..3 {
-            for c in 0..3 {
-                let (r1, r2, c1, c2) = ((r + 1) % 3, (r + 2) % 3, (c + 1) % 3, (c + 2) % 3);
-                let cof = x[r1][c1] * x[r2][c2] - x[r1][c2] * x[r2][c1];
-                next[r][c] = 0.5 * (x[r][c] + cof / det);
-                change = change.max((next[r][c] - x[r][c]).abs());
-            }
-        }
-        x = next;
-        if change < 1e-15 {
-            break;
-        }
-    }
-    x
 }
 
 /// Writes `vol` as `.nii.gz` (gzipped) or `.nii`, atomically. The geometry comes from
@@ -344,93 +223,13 @@ fn write_body<T: Voxel>(w: &mut dyn Write, head: &[u8], data: &[T]) -> std::io::
     Ok(())
 }
 
-/// A fresh header for `vol`: scanner sform and qform from the affine, pixdim from spacing, mm.
-fn header_from_affine<T>(vol: &Volume<T>) -> NiftiHeader {
-    let mut h = NiftiHeader::default();
-    h.dim = [
-        3,
-        vol.dims[0] as u16,
-        vol.dims[1] as u16,
-        vol.dims[2] as u16,
-        1,
-        1,
-        1,
-        1,
-    ];
-    let (quat, qfac) = affine_to_quatern(&vol.affine);
-    h.pixdim = [qfac as f32, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0];
-    for c in 0..3 {
-        h.pixdim[c + 1] = vol.spacing[c] as f32;
-    }
-    h.xyzt_units = 2; // NIFTI_UNITS_MM
-    h.qform_code = 1;
-    h.sform_code = 1;
-    [h.quatern_b, h.quatern_c, h.quatern_d] = quat.map(|q| q as f32);
-    let o = vol.affine.origin();
-    [h.quatern_x, h.quatern_y, h.quatern_z] = o.map(|v| v as f32);
-    let row = |r: usize| std::array::from_fn(|c| vol.affine.0[r][c] as f32);
-    (h.srow_x, h.srow_y, h.srow_z) = (row(0), row(1), row(2));
-    let _ = h.set_description_str("unet3d");
-    h.endianness = Endianness::Little;
-    h
-}
-
-/// The 348-byte little-endian NIfTI-1 header.
-fn header_bytes(h: &NiftiHeader) -> Vec<u8> {
-    let mut b = Vec::with_capacity(348);
-    let f32s =
-        |b: &mut Vec<u8>, v: &[f32]| v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-    let fixed = |b: &mut Vec<u8>, v: &[u8], n: usize| {
-        b.extend((0..n).map(|i| v.get(i).copied().unwrap_or(0)));
-    };
-    b.extend_from_slice(&h.sizeof_hdr.to_le_bytes());
-    fixed(&mut b, &h.data_type, 10);
-    fixed(&mut b, &h.db_name, 18);
-    b.extend_from_slice(&h.extents.to_le_bytes());
-    b.extend_from_slice(&h.session_error.to_le_bytes());
-    b.extend_from_slice(&[h.regular, h.dim_info]);
-    h.dim
-        .iter()
-        .for_each(|d| b.extend_from_slice(&d.to_le_bytes()));
-    f32s(&mut b, &[h.intent_p1, h.intent_p2, h.intent_p3]);
-    for v in [h.intent_code, h.datatype, h.bitpix, h.slice_start] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    f32s(&mut b, &h.pixdim);
-    f32s(&mut b, &[h.vox_offset, h.scl_slope, h.scl_inter]);
-    b.extend_from_slice(&h.slice_end.to_le_bytes());
-    b.extend_from_slice(&[h.slice_code, h.xyzt_units]);
-    f32s(&mut b, &[h.cal_max, h.cal_min, h.slice_duration, h.toffset]);
-    b.extend_from_slice(&h.glmax.to_le_bytes());
-    b.extend_from_slice(&h.glmin.to_le_bytes());
-    fixed(&mut b, &h.descrip, 80);
-    fixed(&mut b, &h.aux_file, 24);
-    b.extend_from_slice(&h.qform_code.to_le_bytes());
-    b.extend_from_slice(&h.sform_code.to_le_bytes());
-    f32s(
-        &mut b,
-        &[
-            h.quatern_b,
-            h.quatern_c,
-            h.quatern_d,
-            h.quatern_x,
-            h.quatern_y,
-            h.quatern_z,
-        ],
-    );
-    f32s(&mut b, &h.srow_x);
-    f32s(&mut b, &h.srow_y);
-    f32s(&mut b, &h.srow_z);
-    fixed(&mut b, &h.intent_name, 16);
-    fixed(&mut b, &h.magic, 4);
-    debug_assert_eq!(b.len(), 348);
-    b
-}
-
 #[cfg(test)]
 mod tests {
+    use super::geometry::*;
     use super::*;
+    use crate::data::Affine;
     use crate::data::io::testdir::TestDir;
+    use ::nifti::Endianness;
 
     /// Rotation 30° about z then 20° about x, spacing (0.6, 0.7, 3.0), with an offset.
     fn oblique() -> Affine {
