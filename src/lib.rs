@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod cv;
 pub mod data;
 pub mod error;
 pub mod infer;

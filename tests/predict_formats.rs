@@ -60,6 +60,7 @@ fn predict_output_is_on_the_input_grid_for_nifti_nrrd_and_dicom() {
         resume: false,
         progress: false,
         iterations: None,
+        ..TrainOptions::default()
     };
     train(&ds, &run, cfg, &Backend::flex(), &opts).unwrap();
 

@@ -76,6 +76,7 @@ fn resume_gives_the_same_weights_as_one_uninterrupted_run() {
         resume,
         progress: false,
         iterations: Some(iterations),
+        ..TrainOptions::default()
     };
 
     let one_go = root.join("one-go");

@@ -12,6 +12,7 @@ use super::device::DeviceArgs;
 use crate::data::dataset::{Dataset, Split};
 use crate::data::synth::phantom::PhantomConfig;
 use crate::data::synth::synth_dataset;
+use crate::infer::Ensemble;
 use crate::infer::predict::{PredictOptions, Predictor};
 use crate::metrics::evaluate::evaluate;
 use crate::report::explore::explore;
@@ -70,6 +71,7 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
         resume,
         progress: std::io::stderr().is_terminal(),
         iterations: a.iterations,
+        ..TrainOptions::default()
     };
     let outcome = train::train(&ds, &run, cfg, &backend, &opts)
         .with_context(|| format!("training into {}", run.display()))?;
@@ -89,7 +91,7 @@ pub fn demo_cmd(a: DemoArgs) -> Result<()> {
     let predictor = Predictor::load(&run, &backend)?;
     let eval_dir = a.out.join("eval");
     let eval = evaluate(
-        &predictor,
+        &Ensemble::single(predictor)?,
         &ds,
         Split::Test,
         &eval_dir,

@@ -6,18 +6,34 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::device::DeviceArgs;
+use crate::backend::Backend;
 use crate::data::dataset::{Dataset, Split};
 use crate::data::io::{check_output, files_read, read_image_series, write_labels};
-use crate::infer::predict::{PredictOptions, Predictor};
+use crate::infer::Ensemble;
+use crate::infer::postprocess::PostprocessChoice;
+use crate::infer::predict::PredictOptions;
 use crate::metrics::evaluate::evaluate;
 
-/// Post-processing and test-time augmentation switches shared by predict and evaluate.
+/// Which models, post-processing and test-time augmentation: shared by predict and evaluate.
 #[derive(Debug, Clone, Args)]
 pub struct PredictFlags {
+    /// A run folder (its final checkpoint, `checkpoints/last`), a checkpoint inside one
+    /// (`RUN/checkpoints/best`), or a cross-validation folder (its folds, ensembled). Repeat it
+    /// to ensemble several: their probabilities are averaged.
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
+    /// With a cross-validation folder: the folds to ensemble (default: every trained fold).
+    #[arg(long, num_args = 1..)]
+    pub folds: Option<Vec<usize>>,
     /// Average the prediction with that of the left-right mirrored input (when training mirrored).
     #[arg(long)]
     pub tta: bool,
-    /// Keep every connected component (default: only the largest per class).
+    /// auto: the post-processing decided from validation and recorded with the model (none
+    /// recorded: every component kept); none: keep every component; largest: keep only the
+    /// largest connected component of every class.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub postprocess: PostprocessChoice,
+    /// The same as `--postprocess none`.
     #[arg(long)]
     pub all_components: bool,
 }
@@ -26,17 +42,39 @@ impl PredictFlags {
     pub fn options(&self) -> PredictOptions {
         PredictOptions {
             mirror_tta: self.tta,
-            largest_component: !self.all_components,
+            postprocess: if self.all_components {
+                PostprocessChoice::None
+            } else {
+                self.postprocess
+            },
         }
+    }
+
+    /// Loads the model(s) and says what will be run.
+    pub fn load(&self, backend: &Backend) -> Result<Ensemble> {
+        let models = Ensemble::load(&self.model, self.folds.as_deref(), backend)?;
+        println!(
+            "model: {} ({} model{})",
+            models.description,
+            models.members.len(),
+            if models.members.len() == 1 {
+                ""
+            } else {
+                "s, probabilities averaged"
+            }
+        );
+        println!(
+            "{}",
+            models
+                .postprocessing(&self.options())
+                .describe(models.label_names())
+        );
+        Ok(models)
     }
 }
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A run folder (its final checkpoint, `checkpoints/last`) or a checkpoint inside one
-    /// (`RUN/checkpoints/best`: the best-validated model).
-    #[arg(long)]
-    pub model: PathBuf,
     /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder.
     #[arg(long)]
     pub input: PathBuf,
@@ -59,27 +97,35 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
     check_output(&a.output, &files_read(&a.input)?)?;
     let backend = a.device.select()?;
     let clock = std::time::Instant::now();
-    let predictor = Predictor::load(&a.model, &backend)?;
+    let models = a.flags.load(&backend)?;
     let load_s = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     let image = read_image_series(&a.input, a.series.as_deref())?;
     let read_s = clock.elapsed().as_secs_f64();
-    let (labels, t) = predictor
+    let (labels, t) = models
         .predict(&image, &a.flags.options())
         .with_context(|| format!("predicting {}", a.input.display()))?;
     let clock = std::time::Instant::now();
     write_labels(&a.output, &labels).with_context(|| format!("writing {}", a.output.display()))?;
     let write_s = clock.elapsed().as_secs_f64();
+    println!("timing: load {load_s:.2} s, read {read_s:.2} s, write {write_s:.2} s");
+    for (m, (model, mt)) in models.members.iter().zip(&t.per_model).enumerate() {
+        println!(
+            "  model {m} ({}): preprocess {:.2} s, network {:.2} s, restore {:.2} s",
+            model.weights.display(),
+            mt.preprocess_s,
+            mt.network_s,
+            mt.restore_s
+        );
+    }
     println!(
-        "timing: load model {load_s:.2} s, read {read_s:.2} s, preprocess {:.2} s, network {:.2} s, \
-         restore {:.2} s, post-process {:.2} s, write {write_s:.2} s",
-        t.preprocess_s, t.network_s, t.restore_s, t.postprocess_s
+        "  averaging {:.2} s, post-process {:.2} s",
+        t.combine_s, t.postprocess_s
     );
-    for c in 1..predictor.classes() as u8 {
+    for c in 1..models.classes() as u8 {
         let n = labels.data.iter().filter(|&&v| v == c).count();
-        let name = predictor
-            .info
-            .label_names
+        let name = models
+            .label_names()
             .get(c as usize)
             .cloned()
             .unwrap_or_else(|| format!("label {c}"));
@@ -95,10 +141,6 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// A run folder (its final checkpoint, `checkpoints/last`) or a checkpoint inside one
-    /// (`RUN/checkpoints/best`: the best-validated model).
-    #[arg(long)]
-    pub model: PathBuf,
     /// Dataset folder (with dataset.json).
     #[arg(long)]
     pub data: PathBuf,
@@ -116,14 +158,10 @@ pub struct EvaluateArgs {
 pub fn evaluate_cmd(a: EvaluateArgs) -> Result<()> {
     let backend = a.device.select()?;
     let ds = Dataset::open(&a.data)?;
-    let predictor = Predictor::load(&a.model, &backend)?;
-    println!(
-        "evaluating {} on the {:?} split",
-        a.model.display(),
-        a.split
-    );
+    let models = a.flags.load(&backend)?;
+    println!("evaluating on the {:?} split", a.split);
     let eval = evaluate(
-        &predictor,
+        &models,
         &ds,
         a.split,
         &a.out,
@@ -131,6 +169,9 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> Result<()> {
         &backend.describe(),
     )?;
     println!("{}", eval.summary.to_markdown());
+    for (m, t) in eval.mean_timings_per_model.iter().enumerate() {
+        println!("model {m}: {:.2} s per case", t.total());
+    }
     println!("wrote {}", a.out.join("summary.json").display());
     Ok(())
 }
@@ -146,16 +187,22 @@ pub struct ReportArgs {
     /// An explore folder (from `explore`).
     #[arg(long)]
     pub explore: Option<PathBuf>,
+    /// A cross-validation folder (from `unet3d cv`); repeat for several. A semi-automated 3-fold
+    /// one fills the paper's Table 1 fold columns, a leave-one-out one its Table 3 row.
+    #[arg(long)]
+    pub cv: Vec<PathBuf>,
     /// Output folder for report.md and report.html.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn report_cmd(a: ReportArgs) -> Result<()> {
-    let paths = crate::report::run_report::write_report(
+    let cvs: Vec<&std::path::Path> = a.cv.iter().map(PathBuf::as_path).collect();
+    let paths = crate::report::run_report::write_report_with(
         &a.run,
         a.eval.as_deref(),
         a.explore.as_deref(),
+        &cvs,
         &a.out,
     )?;
     if let Some(dir) = &a.eval {

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing only; each command calls one library function.
 
 mod bench_cmd;
+mod cv_cmd;
 mod data_cmds;
 mod demo_cmd;
 mod device;
@@ -12,6 +13,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use bench_cmd::BenchArgs;
+use cv_cmd::CvArgs;
 use data_cmds::{ExploreArgs, ImportCommand, SynthArgs};
 use demo_cmd::DemoArgs;
 pub use device::DeviceArgs;
@@ -47,7 +49,11 @@ pub enum Command {
     Explore(ExploreArgs),
     /// Train a 3D U-Net on a dataset (flex or wgpu); `--resume` continues a run exactly.
     Train(TrainArgs),
-    /// Segment one scan (NIfTI, NRRD or DICOM folder) with a trained run; output on the input grid.
+    /// Cross-validate: folds over the cases (nnU-Net's practice; leave-one-out with as many folds
+    /// as cases) or over annotated slices (the paper's semi-automated protocol).
+    Cv(CvArgs),
+    /// Segment one scan (NIfTI, NRRD or DICOM folder) with a trained run, or an ensemble of runs
+    /// or cross-validation folds; output on the input grid.
     Predict(PredictArgs),
     /// Predict every case of a split and score it at native resolution (Dice, IoU, HD95, ASSD).
     Evaluate(EvaluateArgs),
@@ -70,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(ImportCommand::NciIsbi(a)) => data_cmds::import_cmd(a),
         Command::Explore(a) => data_cmds::explore_cmd(a),
         Command::Train(a) => train_cmd::train_cmd(a),
+        Command::Cv(a) => cv_cmd::cv_cmd(a),
         Command::Predict(a) => infer_cmds::predict_cmd(a),
         Command::Evaluate(a) => infer_cmds::evaluate_cmd(a),
         Command::Report(a) => infer_cmds::report_cmd(a),

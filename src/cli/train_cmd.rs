@@ -135,6 +135,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         resume: a.resume,
         progress: std::io::stderr().is_terminal(),
         iterations: a.iterations,
+        ..TrainOptions::default()
     };
     let outcome = train::train(&ds, &a.out, cfg, &backend, &opts)
         .with_context(|| format!("training into {}", a.out.display()))?;

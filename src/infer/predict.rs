@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 
-use super::postprocess::keep_largest_component;
+use super::postprocess::{PostprocessChoice, Postprocessing};
 use super::sliding_window::predict_probabilities;
 use crate::backend::Backend;
 use crate::data::labels::argmax;
@@ -17,22 +17,14 @@ use crate::error::Result;
 use crate::model::UNet3d;
 use crate::run::{LoadedRun, RunInfo, TrainConfig};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PredictOptions {
     /// Mirror test-time augmentation: the prediction of the input averaged with those of its
     /// mirror images along the axes the training augmentation flipped (see [`tta_axes`]).
     pub mirror_tta: bool,
-    /// Keep only the largest connected component per class.
-    pub largest_component: bool,
-}
-
-impl Default for PredictOptions {
-    fn default() -> Self {
-        PredictOptions {
-            mirror_tta: false,
-            largest_component: true,
-        }
-    }
+    /// Post-processing: the decision recorded with the model (default), none, or the largest
+    /// connected component of every class.
+    pub postprocess: PostprocessChoice,
 }
 
 /// Seconds spent in each stage of one prediction.
@@ -86,8 +78,13 @@ impl Predictor {
         self.config.model.num_classes
     }
 
-    /// Segments one scan; the result has the scan's dims and affine (and NIfTI header, if any).
-    pub fn predict(&self, image: &Image, opts: &PredictOptions) -> Result<(LabelMap, Timings)> {
+    /// Class probabilities of one scan on its native grid (one buffer per class, `i` fastest),
+    /// after this model's test-time mirroring when `mirror_tta`.
+    pub fn probabilities(
+        &self,
+        image: &Image,
+        mirror_tta: bool,
+    ) -> Result<(Vec<Vec<f32>>, Timings)> {
         let mut t = Timings::default();
         let clock = Instant::now();
         let (data, geom) =
@@ -96,7 +93,7 @@ impl Predictor {
 
         let clock = Instant::now();
         let mut sw = self.config.inference.clone();
-        if opts.mirror_tta {
+        if mirror_tta {
             sw.mirror_axes = tta_axes(&self.config);
         }
         let [nx, ny, nz] = geom.dims;
@@ -112,18 +109,49 @@ impl Predictor {
 
         let clock = Instant::now();
         let native = preprocess::restore_to_original(&probs, &geom);
-        let labels = argmax(&native);
         t.restore_s = clock.elapsed().as_secs_f64();
+        Ok((native, t))
+    }
 
+    /// The post-processing decision recorded in this model's run folder, if any.
+    pub fn recorded_postprocessing(&self) -> Result<Option<Postprocessing>> {
+        Postprocessing::load(&self.run)
+    }
+
+    /// Segments one scan; the result has the scan's dims and affine (and NIfTI header, if any).
+    pub fn predict(&self, image: &Image, opts: &PredictOptions) -> Result<(LabelMap, Timings)> {
+        let (probs, mut t) = self.probabilities(image, opts.mirror_tta)?;
         let clock = Instant::now();
         let mut out: LabelMap = image.same_grid();
-        out.data = labels;
-        if opts.largest_component {
-            let classes: Vec<u8> = (1..self.classes() as u8).collect();
-            keep_largest_component(&mut out.data, out.dims, &classes);
-        }
+        out.data = argmax(&probs);
+        t.restore_s += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        let plan = resolve_postprocessing(
+            opts.postprocess,
+            self.recorded_postprocessing()?,
+            self.classes(),
+        );
+        plan.apply(&mut out.data, out.dims);
         t.postprocess_s = clock.elapsed().as_secs_f64();
         Ok((out, t))
+    }
+}
+
+/// The post-processing a choice means for a model with `classes` classes (background included)
+/// and the decision recorded with it.
+pub fn resolve_postprocessing(
+    choice: PostprocessChoice,
+    recorded: Option<Postprocessing>,
+    classes: usize,
+) -> Postprocessing {
+    let foreground: Vec<u8> = (1..classes as u8).collect();
+    match choice {
+        PostprocessChoice::None => Postprocessing::keep_all("--postprocess none"),
+        PostprocessChoice::Largest => {
+            Postprocessing::largest_for(&foreground, "--postprocess largest")
+        }
+        PostprocessChoice::Auto => recorded
+            .unwrap_or_else(|| Postprocessing::keep_all("no decision recorded with the model")),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Holdout evaluation: predict every case of a split at native resolution, score it per class (Dice,
-//! IoU, HD95, ASSD, volumes), and write `per_case.csv`, `summary.json`, `evaluation.md` and overlays of
-//! the best and worst cases (reference solid, prediction dashed).
+//! Holdout evaluation: predict every case of a split at native resolution (one model or an
+//! ensemble), score it per class (Dice, IoU, HD95, ASSD, volumes), and write `per_case.csv`,
+//! `summary.json`, `evaluation.md` and overlays of the best and worst cases (reference solid,
+//! prediction dashed).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::{Dataset, Split};
 use crate::error::{Error, Result};
-use crate::infer::predict::{PredictOptions, Predictor, Timings};
+use crate::infer::Ensemble;
+use crate::infer::ensemble::EnsembleTimings;
+use crate::infer::postprocess::Postprocessing;
+use crate::infer::predict::{PredictOptions, Timings};
 use crate::metrics::{ClassMetrics, Summary, evaluate_case, summarize, write_per_case_csv};
 use crate::plot::montage::{MontageOptions, Style, axial_montage, spread_slices};
 use crate::util::fsio;
@@ -26,7 +30,17 @@ pub struct Evaluation {
     pub checkpoint: PathBuf,
     pub backend: String,
     pub mirror_tta: bool,
+    /// Whether any class was reduced to its largest component (see `postprocessing`).
     pub largest_component: bool,
+    /// The post-processing applied (absent in files written before it was decided per class).
+    #[serde(default)]
+    pub postprocessing: Option<Postprocessing>,
+    /// Every model's weights, for an ensemble (empty in files written before ensembles).
+    #[serde(default)]
+    pub models: Vec<PathBuf>,
+    /// Mean seconds per case and stage of each model of an ensemble.
+    #[serde(default)]
+    pub mean_timings_per_model: Vec<Timings>,
     /// Label names by value (index = value).
     pub label_names: Vec<String>,
     pub summary: Summary,
@@ -44,7 +58,11 @@ pub struct CaseResult {
     pub dims: [usize; 3],
     pub spacing: [f64; 3],
     pub metrics: Vec<ClassMetrics>,
+    /// Seconds per stage, summed over an ensemble's models (post-processing includes averaging).
     pub timings: Timings,
+    /// Each model's own, for an ensemble.
+    #[serde(default)]
+    pub per_model: Vec<Timings>,
 }
 
 impl Evaluation {
@@ -59,7 +77,7 @@ impl Evaluation {
 }
 
 pub fn evaluate(
-    predictor: &Predictor,
+    models: &Ensemble,
     dataset: &Dataset,
     split: Split,
     out: &Path,
@@ -74,20 +92,21 @@ pub fn evaluate(
             format!("the {split:?} split has no cases"),
         ));
     }
-    let classes: Vec<u8> = (1..predictor.classes() as u8).collect();
-    let label_names: Vec<String> = (0..predictor.classes() as u8)
+    let classes: Vec<u8> = (1..models.classes() as u8).collect();
+    let label_names: Vec<String> = (0..models.classes() as u8)
         .map(|v| dataset.spec.label_name(v))
         .collect();
     let mut per_case = Vec::new();
     let mut shown = Vec::new();
     for id in &ids {
         let case = dataset.load_case(id)?;
-        let (pred, timings) = predictor.predict(&case.image, opts)?;
+        let (pred, et) = models.predict(&case.image, opts)?;
+        let timings = summed(&et);
         let metrics = evaluate_case(
             &pred,
             &case.label,
             &classes,
-            Some(predictor.config.loss.ignore_label),
+            Some(models.first().config.loss.ignore_label),
         )?;
         let dice: Vec<String> = metrics.iter().map(|m| format!("{:.3}", m.dice)).collect();
         println!(
@@ -102,6 +121,7 @@ pub fn evaluate(
             spacing: case.image.spacing,
             metrics,
             timings,
+            per_model: et.per_model,
         });
     }
     fsio::create_dir(out)?;
@@ -125,7 +145,7 @@ pub fn evaluate(
             continue;
         }
         let case = dataset.load_case(id)?;
-        let (pred, _) = predictor.predict(&case.image, opts)?;
+        let (pred, _) = models.predict(&case.image, opts)?;
         let mopts = MontageOptions {
             title: format!(
                 "{tag}: {id} (mean Dice {dice:.3}) - reference solid, prediction dashed"
@@ -150,25 +170,22 @@ pub fn evaluate(
         figures.push(name);
     }
 
-    let n = per_case.len() as f64;
-    let mean_timings = Timings {
-        preprocess_s: per_case.iter().map(|c| c.timings.preprocess_s).sum::<f64>() / n,
-        network_s: per_case.iter().map(|c| c.timings.network_s).sum::<f64>() / n,
-        restore_s: per_case.iter().map(|c| c.timings.restore_s).sum::<f64>() / n,
-        postprocess_s: per_case
-            .iter()
-            .map(|c| c.timings.postprocess_s)
-            .sum::<f64>()
-            / n,
-    };
+    let mean_timings = mean_of(per_case.iter().map(|c| &c.timings));
+    let mean_timings_per_model = (0..models.members.len())
+        .map(|m| mean_of(per_case.iter().filter_map(|c| c.per_model.get(m))))
+        .collect();
+    let post = models.postprocessing(opts);
     let eval = Evaluation {
         dataset: dataset.root.clone(),
         split,
-        run: predictor.run.clone(),
-        checkpoint: predictor.weights.clone(),
+        run: models.first().run.clone(),
+        checkpoint: models.first().weights.clone(),
         backend: backend.to_string(),
         mirror_tta: opts.mirror_tta,
-        largest_component: opts.largest_component,
+        largest_component: !post.largest_component.is_empty(),
+        postprocessing: Some(post),
+        models: models.weights(),
+        mean_timings_per_model,
         label_names,
         summary,
         per_case,
@@ -178,9 +195,13 @@ pub fn evaluate(
     };
     let json = serde_json::to_string_pretty(&eval).expect("evaluation serialises");
     fsio::write_atomic(&out.join("summary.json"), json.as_bytes())?;
+    let post = eval
+        .postprocessing
+        .as_ref()
+        .map_or(String::new(), |p| p.describe(&eval.label_names));
     let md = format!(
-        "# Evaluation on the {split:?} split\n\nRun `{}`, dataset `{}`, {} cases, backend {}.\n\n{}\n",
-        eval.run.display(),
+        "# Evaluation on the {split:?} split\n\nModel `{}`, dataset `{}`, {} cases, backend {}; {post}.\n\n{}\n",
+        models.description,
         eval.dataset.display(),
         eval.per_case.len(),
         eval.backend,
@@ -195,6 +216,30 @@ pub fn load_evaluation(dir: &Path) -> Result<Evaluation> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     serde_json::from_str(&text)
         .map_err(|e| Error::invalid(&path, format!("not an evaluation summary: {e}")))
+}
+
+/// An ensemble's stages summed over its models; averaging and post-processing in the last.
+fn summed(t: &EnsembleTimings) -> Timings {
+    let sum = |f: fn(&Timings) -> f64| t.per_model.iter().map(f).sum::<f64>();
+    Timings {
+        preprocess_s: sum(|t| t.preprocess_s),
+        network_s: sum(|t| t.network_s),
+        restore_s: sum(|t| t.restore_s),
+        postprocess_s: t.combine_s + t.postprocess_s,
+    }
+}
+
+/// Stage-wise mean of `timings` (zero when there are none).
+fn mean_of<'a>(timings: impl Iterator<Item = &'a Timings>) -> Timings {
+    let all: Vec<&Timings> = timings.collect();
+    let n = all.len().max(1) as f64;
+    let mean = |f: fn(&Timings) -> f64| all.iter().map(|t| f(t)).sum::<f64>() / n;
+    Timings {
+        preprocess_s: mean(|t| t.preprocess_s),
+        network_s: mean(|t| t.network_s),
+        restore_s: mean(|t| t.restore_s),
+        postprocess_s: mean(|t| t.postprocess_s),
+    }
 }
 
 fn mean_dice(m: &[ClassMetrics]) -> f64 {

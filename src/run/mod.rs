@@ -16,12 +16,14 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cv_layout;
 pub mod history;
 pub mod info;
 pub mod layout;
 pub mod load;
 
 pub use config::TrainConfig;
+pub use cv_layout::CvDir;
 pub use info::RunInfo;
 pub use layout::RunDir;
 pub use load::LoadedRun;

@@ -3,6 +3,7 @@
 //! writes is `crate::run`'s.
 
 pub mod curves;
+pub mod decide;
 pub mod loss;
 pub mod memory;
 mod prepare;

@@ -4,7 +4,7 @@
 //! sparsified when the config asks for the paper's sparse annotation.
 
 use super::memory;
-use super::sparse::sparsify;
+use super::sparse::{semi_fold_masks, sparsify};
 use crate::backend::{Backend, BackendKind};
 use crate::data::dataset::Dataset;
 use crate::data::prep::cache;
@@ -70,7 +70,25 @@ pub(super) fn prepare(
         cfg.sampler.patch,
         cfg.preprocess.max_class_locations,
     );
-    if let Some(k) = cfg.sparse_slices {
+    if let Some(fold) = cfg.sparse_fold {
+        for c in &mut train_cases {
+            let (keep, _) = semi_fold_masks(c.dims, &fold);
+            for (l, &k) in c.label.iter_mut().zip(&keep) {
+                if !k {
+                    *l = cfg.loss.ignore_label;
+                }
+            }
+            c.refresh_class_locations(cfg.preprocess.max_class_locations);
+            let kept = keep.iter().filter(|&&k| k).count() as f64 / keep.len().max(1) as f64;
+            log::info!(
+                "{}: semi-automated fold {} of {} keeps {:.1} % of voxels labelled",
+                c.id,
+                fold.fold,
+                fold.folds,
+                kept * 100.0
+            );
+        }
+    } else if let Some(k) = cfg.sparse_slices {
         for c in &mut train_cases {
             let kept = sparsify(&mut c.label, c.dims, k, cfg.loss.ignore_label);
             c.refresh_class_locations(cfg.preprocess.max_class_locations);

@@ -41,18 +41,23 @@ pub(super) fn status_line(
     h: &History,
     names: &[String],
     steps_this_session: usize,
+    steps_left: usize,
     since: Instant,
 ) -> String {
     let its = steps_this_session as f64 / since.elapsed().as_secs_f64().max(1e-9);
     let last_val = h.records.iter().rev().find_map(|r| r.val_dice.clone());
+    let eta = (steps_left as f64 / its.max(1e-9)).min(1e7) as u64;
     format!(
-        "loss {:.4} | val Dice {} | {:.2} it/s | data wait {:.0} %",
+        "loss {:.4} | val Dice {} | {:.2} it/s | data wait {:.0} % | ETA {}:{:02}:{:02}",
         h.smoothed_loss(10).unwrap_or(f64::NAN),
         last_val
             .map(|d| fmt_dice(names, &d))
             .unwrap_or_else(|| "-".into()),
         its,
-        h.data_wait_share(20) * 100.0
+        h.data_wait_share(20) * 100.0,
+        eta / 3600,
+        eta / 60 % 60,
+        eta % 60
     )
 }
 

@@ -11,6 +11,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::curves;
+use super::decide::decide_postprocessing;
 use super::loss::batch_loss;
 use super::prepare::{Prepared, prepare};
 use super::progress::{fmt_dice, install_ctrlc, interrupted, progress_bar, status_line};
@@ -20,6 +21,7 @@ use crate::data::dataset::Dataset;
 use crate::data::prep::loader::Loader;
 use crate::data::prep::preprocess::Preprocessed;
 use crate::error::{Error, Result};
+use crate::infer::postprocess::Postprocessing;
 use crate::model::UNet3d;
 use crate::run::checkpoint::{self, TrainState};
 use crate::run::history::{History, Record};
@@ -33,6 +35,8 @@ pub struct TrainOptions {
     pub progress: bool,
     /// Total iterations, overriding the config (also when resuming, to train longer).
     pub iterations: Option<usize>,
+    /// Put before every status line, e.g. "fold 2 of 5" (empty: nothing).
+    pub label: String,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +47,8 @@ pub struct TrainOutcome {
     pub interrupted: bool,
     /// Wall seconds of this invocation (not counting earlier resumed parts).
     pub seconds: f64,
+    /// The post-processing decided after training (none when interrupted).
+    pub postprocessing: Option<Postprocessing>,
 }
 
 /// Trains `cfg` on `dataset` into the run folder `run`.
@@ -70,15 +76,25 @@ pub fn train(
         bar.set_message(trainer.status());
         let step = trainer.state.step;
         if !opts.progress && (step % 10 == 0 || step == trainer.cfg.iterations) {
+            let label = if opts.label.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", opts.label)
+            };
             println!(
-                "step {step}/{}: {}",
+                "{label}step {step}/{}: {}",
                 trainer.cfg.iterations,
                 trainer.status()
             );
         }
     }
     bar.finish_and_clear();
+    let run = trainer.run.clone();
+    let cfg = trainer.cfg.clone();
     let mut outcome = trainer.finish(was_interrupted)?;
+    if !was_interrupted {
+        outcome.postprocessing = Some(decide_postprocessing(dataset, &run, &cfg, backend)?);
+    }
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
 }
@@ -275,6 +291,7 @@ impl Trainer {
             &self.history,
             &self.class_names,
             self.state.step - self.session_start,
+            self.cfg.iterations.saturating_sub(self.state.step),
             self.loop_start,
         )
     }
@@ -306,6 +323,7 @@ impl Trainer {
             best_val_dice: best_val,
             interrupted,
             seconds: 0.0,
+            postprocessing: None,
         })
     }
 }

@@ -1,15 +1,13 @@
 //! Validation during training: the sliding window of `predict` on each preprocessed validation
-//! case, the same clean-up (largest connected component per class), then Dice per foreground class
-//! (ignore-labelled voxels excluded), averaged over cases. Running exactly what `predict` runs makes
-//! the curve and the best checkpoint track what evaluation reports (nnU-Net's trainer validates
-//! with its predictor too).
+//! case, then Dice per foreground class (ignore-labelled voxels excluded), averaged over cases.
+//! The raw prediction is scored, without post-processing: whether to post-process is decided
+//! from these cases once training ends (`decide`), and nnU-Net's trainer validates raw too.
 
 use burn::tensor::Device;
 
 use crate::data::labels::{Counts, argmax};
 use crate::data::prep::preprocess::Preprocessed;
 use crate::error::Result;
-use crate::infer::postprocess::keep_largest_component;
 use crate::infer::predict_probabilities;
 use crate::model::UNet3d;
 use crate::run::TrainConfig;
@@ -33,9 +31,7 @@ pub fn validate(
             &cfg.inference,
             device,
         )?;
-        let mut pred = argmax(&probs);
-        let foreground: Vec<u8> = (1..classes as u8).collect();
-        keep_largest_component(&mut pred, case.dims, &foreground);
+        let pred = argmax(&probs);
         for (c, s) in sums.iter_mut().enumerate() {
             *s += Counts::of(&pred, &case.label, c as u8 + 1, Some(cfg.loss.ignore_label)).dice();
         }

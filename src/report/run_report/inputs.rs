@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::provenance::{self, DataId};
+use crate::cv::{CvSummary, load_summary};
 use crate::error::{Error, Result};
 use crate::metrics::evaluate::{Evaluation, load_evaluation};
 use crate::report::explore::ExploreSummary;
@@ -22,6 +23,8 @@ pub(crate) struct Inputs {
     pub records: Vec<Record>,
     pub eval: Option<(PathBuf, Evaluation)>,
     pub explore: Option<(PathBuf, ExploreSummary)>,
+    /// Cross-validation folders given with `--cv`, with their summaries.
+    pub cvs: Vec<(PathBuf, CvSummary)>,
     /// The training data, and the evaluated data when an evaluation is given.
     pub train_data: DataId,
     pub eval_data: Option<DataId>,
@@ -30,7 +33,12 @@ pub(crate) struct Inputs {
 impl Inputs {
     /// Reads the run folder (config.json and run.json required; checkpoint state and metrics log
     /// optional) and the optional evaluation and explore folders. A corrupt file is an error naming it.
-    pub fn load(run: &Path, eval: Option<&Path>, explore: Option<&Path>) -> Result<Self> {
+    pub fn load(
+        run: &Path,
+        eval: Option<&Path>,
+        explore: Option<&Path>,
+        cvs: &[&Path],
+    ) -> Result<Self> {
         let dir = RunDir::new(run);
         let config = TrainConfig::load(&dir.config())?;
         let info = RunInfo::load(&dir)?;
@@ -50,7 +58,12 @@ impl Inputs {
             .transpose()?;
         let train_data = DataId::identify(&info.dataset);
         let eval_data = eval.as_ref().map(|(_, e)| DataId::identify(&e.dataset));
+        let cvs = cvs
+            .iter()
+            .map(|d| load_summary(d).map(|s| (d.to_path_buf(), s)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Inputs {
+            cvs,
             run: run.to_path_buf(),
             config,
             info,

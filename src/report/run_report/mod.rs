@@ -6,6 +6,7 @@
 //! the same inputs always give the same files.
 
 mod base64;
+mod cv_section;
 mod doc;
 mod fmt;
 mod html;
@@ -45,7 +46,19 @@ pub fn write_report(
     explore: Option<&Path>,
     out: &Path,
 ) -> Result<ReportPaths> {
-    let inputs = Inputs::load(run, eval, explore)?;
+    write_report_with(run, eval, explore, &[], out)
+}
+
+/// [`write_report`] with cross-validation folders (`unet3d cv`): their tables, and the rows of
+/// the paper's Tables 1 and 3 they measure.
+pub fn write_report_with(
+    run: &Path,
+    eval: Option<&Path>,
+    explore: Option<&Path>,
+    cvs: &[&Path],
+    out: &Path,
+) -> Result<ReportPaths> {
+    let inputs = Inputs::load(run, eval, explore, cvs)?;
     let doc = build(&inputs)?;
     let md = markdown::render(&doc);
     let page = html::render(&doc);
@@ -76,6 +89,7 @@ fn build(inputs: &Inputs) -> Result<Doc> {
     setup::data_summary(&mut doc, inputs)?;
     setup::model_and_training(&mut doc, inputs)?;
     results::holdout(&mut doc, inputs)?;
+    cv_section::cross_validation(&mut doc, inputs);
     results::comparison(&mut doc, inputs);
     results::reproduce(&mut doc, inputs);
     Ok(doc)

@@ -153,6 +153,9 @@ fn fixture(tag: &str, phantom: bool) -> Fixture {
         backend: "flex (CPU, 2 threads)".into(),
         mirror_tta: false,
         largest_component: true,
+        postprocessing: None,
+        models: vec![],
+        mean_timings_per_model: vec![],
         label_names: names,
         summary: summarize(&per_case, &info.label_names),
         per_case: per_case
@@ -163,6 +166,7 @@ fn fixture(tag: &str, phantom: bool) -> Fixture {
                 spacing: [1.0, 1.0, 3.0],
                 metrics: m.clone(),
                 timings: timings.clone(),
+                per_model: vec![],
             })
             .collect(),
         mean_timings: timings,

@@ -23,6 +23,15 @@ use crate::model::UNet3dConfig;
 
 pub const PRESETS: &[&str] = &["paper", "small", "demo", "tiny"];
 
+/// One fold of the semi-automated protocol: every `slices`-th slice per orientation annotated,
+/// the annotated slices dealt to `folds` folds, this run holding out fold `fold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparseFold {
+    pub slices: usize,
+    pub folds: usize,
+    pub fold: usize,
+}
+
 /// The version of the run-folder format this build writes (`format_version` in `config.json` and
 /// `run.json`). Files without one are version 0 (written before it was recorded) and load; a
 /// newer version is refused by name.
@@ -72,6 +81,9 @@ pub struct TrainConfig {
     pub workers: usize,
     /// Keep labels on every K-th slice per orientation only (the paper's sparse annotation).
     pub sparse_slices: Option<usize>,
+    /// The paper's semi-automated protocol: train on the annotated slices of the other folds
+    /// only (set by `unet3d cv --protocol semi`; see `train::sparse::semi_fold_masks`).
+    pub sparse_fold: Option<SparseFold>,
     /// Choose the model's pooling kernels from the target spacing at the start of training (nnU-Net's
     /// rule: thick slices are not pooled until the voxels are roughly isotropic). Switched off once
     /// applied, so the saved config holds the plan that was used.
@@ -102,6 +114,7 @@ struct TrainConfigFile {
     seed: Option<u64>,
     workers: Option<usize>,
     sparse_slices: Option<usize>,
+    sparse_fold: Option<SparseFold>,
     #[serde(default)]
     plan_pooling: bool,
 }
@@ -128,6 +141,7 @@ impl From<TrainConfigFile> for TrainConfig {
             seed: f.seed.unwrap_or(42),
             workers: f.workers.unwrap_or(2),
             sparse_slices: f.sparse_slices,
+            sparse_fold: f.sparse_fold,
             plan_pooling: f.plan_pooling,
         }
     }
@@ -227,6 +241,13 @@ impl TrainConfig {
         }
         if self.sparse_slices == Some(0) {
             return Err(Error::config("sparse_slices must be >= 1"));
+        }
+        if let Some(f) = self.sparse_fold
+            && (f.slices == 0 || f.folds < 2 || f.fold >= f.folds)
+        {
+            return Err(Error::config(format!(
+                "sparse_fold needs slices >= 1, folds >= 2 and fold < folds, got {f:?}"
+            )));
         }
         self.sampler.validate()?;
         self.model.validate()?;
