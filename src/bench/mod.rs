@@ -7,6 +7,7 @@
 //! in voxels/s and GFLOP/s from the analytic FLOP counts; speed-up against a baseline row.
 
 pub mod config;
+pub mod gpu_report;
 pub mod report;
 pub mod runner;
 pub mod target;

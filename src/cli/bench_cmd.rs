@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::bench::gpu_report::{GpuReportOptions, gpu_report};
 use crate::bench::target::BackendFamily;
 use crate::bench::{BenchConfig, Workload, run_bench, targets};
 use crate::kernels::KernelChoice;
@@ -14,14 +15,9 @@ pub struct BenchArgs {
     /// Backend families to measure (default: flex and every wgpu adapter).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "flex,wgpu")]
     pub backends: Vec<BackendFamily>,
-    /// Convolution implementations to measure on each backend (`wgsl`: the project's own, i.e.
-    /// the WGSL shaders on wgpu and the conv with our backward on flex).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "builtin,wgsl"
-    )]
+    /// Convolution implementations to measure on each backend (`own`: the project's own, i.e.
+    /// the WGSL shaders on wgpu and the CPU conv with its backward on flex; `wgsl` is accepted).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "builtin,own")]
     pub kernels: Vec<KernelChoice>,
     /// Workloads (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -57,12 +53,29 @@ pub struct BenchArgs {
     /// Speed-ups are relative to the first target whose label contains this (default: the first).
     #[arg(long)]
     pub baseline: Option<String>,
-    /// Folder for bench.md, bench.json and bench.png.
+    /// Folder for bench.md, bench.json and bench.png (gpu-report.md with --gpu-report).
     #[arg(long, default_value = "bench-out")]
     pub out: PathBuf,
+    /// Instead of the table: one report of what the GPU does (adapters, the kernels checked
+    /// against burn's ops on it, conv and training-step speed at the demo and small presets with
+    /// both kernel choices and against the CPU path, a short demo's Dice) in gpu-report.md.
+    #[arg(long)]
+    pub gpu_report: bool,
+    /// The adapter for --gpu-report: wgpu (a GPU) or wgpu-cpu (a software adapter, as a stand-in).
+    #[arg(long, value_enum, default_value = "wgpu")]
+    pub device: crate::backend::DeviceChoice,
+    /// The adapter's fp32 peak in GFLOP/s, for --gpu-report when it is not in the built-in table.
+    #[arg(long, value_name = "GFLOPS")]
+    pub peak_gflops: Option<f64>,
+    /// Training iterations of --gpu-report's short demo.
+    #[arg(long, default_value_t = 100)]
+    pub demo_iterations: usize,
 }
 
 pub fn bench_cmd(a: BenchArgs) -> Result<()> {
+    if a.gpu_report {
+        return gpu_report_cmd(&a);
+    }
     let mut cfg = if a.quick {
         BenchConfig::quick()?
     } else {
@@ -114,6 +127,26 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
         run.check_complete()?;
         println!("quick bench: every row complete, every figure finite and positive");
     }
+    Ok(())
+}
+
+fn gpu_report_cmd(a: &BenchArgs) -> Result<()> {
+    if let Some(n) = a.tune_samples {
+        crate::backend::set_autotune_samples(n)?;
+    }
+    let backend = crate::backend::Backend::select(a.device)?;
+    println!("backend: {}", backend.describe());
+    let opts = GpuReportOptions {
+        out: a.out.clone(),
+        peak_gflops: a.peak_gflops,
+        demo_iterations: a.demo_iterations.max(1),
+        reps: a.reps.unwrap_or(5),
+        row_budget_s: a.row_budget.unwrap_or(10.0),
+        target_budget_s: a.target_budget,
+    };
+    let path = gpu_report(&backend, &opts)?;
+    print!("{}", std::fs::read_to_string(&path)?);
+    println!("wrote {}", path.display());
     Ok(())
 }
 

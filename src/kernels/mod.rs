@@ -18,6 +18,7 @@ pub mod activation;
 pub mod api;
 pub mod cpu;
 pub mod reference;
+pub mod selfcheck;
 pub mod wgsl;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 
 use super::activation::Activation;
+use super::selfcheck::{max_rel_err, random, self_check};
 use crate::util::rng::Rng;
 
 /// The wgpu device (lavapipe on a machine without GPU), or `None` after printing "skipping"
@@ -24,101 +25,6 @@ pub(crate) fn wgpu_device() -> Option<Device> {
     None
 }
 
-pub(crate) fn random(rng: &mut Rng, dims: &[usize]) -> TensorData {
-    let n: usize = dims.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| rng.range(-1.0, 1.0) as f32).collect();
-    TensorData::new(v, dims.to_vec())
-}
-
-fn max_rel_err(a: &TensorData, b: &TensorData) -> f32 {
-    let a = a.try_to_vec::<f32>().unwrap();
-    let b = b.try_to_vec::<f32>().unwrap();
-    assert_eq!(a.len(), b.len());
-    let mag = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    a.iter()
-        .zip(&b)
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-        / mag
-}
-
-/// One grid case: shape, which epilogue steps are present (and trainable), activation.
-struct Case {
-    x: [usize; 5],
-    co: usize,
-    k: usize,
-    bias: bool,
-    scale: bool,
-    shift: bool,
-    trainable: bool,
-    act: Activation,
-}
-
-/// Runs `conv3d_fused` on `dev` and `conv3d_fused_reference` on flex, both under autodiff, and
-/// returns (name, wgsl, reference) for the output and every gradient.
-fn run_case(
-    dev: &Device,
-    case: &Case,
-    rng: &mut Rng,
-) -> Vec<(&'static str, TensorData, TensorData)> {
-    use super::api::conv3d_fused;
-    use super::reference::conv3d_fused_reference;
-    let [n, ci, d, h, w] = case.x;
-    let (co, k) = (case.co, case.k);
-    let xd = random(rng, &case.x);
-    let wd = random(rng, &[co, ci, k, k, k]);
-    let vd: Vec<TensorData> = (0..3).map(|_| random(rng, &[co])).collect();
-    let rd = random(rng, &[n, co, d, h, w]);
-    let run = |device: &Device, wgsl: bool| {
-        let x = Tensor::<5>::from_data(xd.clone(), device).require_grad();
-        let wt = Tensor::<5>::from_data(wd.clone(), device).require_grad();
-        let vec = |i: usize, on: bool| {
-            on.then(|| {
-                let t = Tensor::<1>::from_data(vd[i].clone(), device);
-                if case.trainable { t.require_grad() } else { t }
-            })
-        };
-        let (b, s, t) = (vec(0, case.bias), vec(1, case.scale), vec(2, case.shift));
-        let y = if wgsl {
-            conv3d_fused(
-                x.clone(),
-                wt.clone(),
-                b.clone(),
-                s.clone(),
-                t.clone(),
-                case.act,
-            )
-            .unwrap()
-        } else {
-            conv3d_fused_reference(
-                x.clone(),
-                wt.clone(),
-                b.clone(),
-                s.clone(),
-                t.clone(),
-                case.act,
-            )
-        };
-        let grads = (y.clone() * Tensor::<5>::from_data(rd.clone(), device))
-            .sum()
-            .backward();
-        let mut out = vec![("y", y.inner().into_data())];
-        out.push(("dx", x.grad(&grads).unwrap().into_data()));
-        out.push(("dw", wt.grad(&grads).unwrap().into_data()));
-        for (name, v) in [("dbias", b), ("dscale", s), ("dshift", t)] {
-            if let Some(v) = v.filter(|_| case.trainable) {
-                out.push((name, v.grad(&grads).unwrap().into_data()));
-            }
-        }
-        out
-    };
-    let got = run(&dev.clone().autodiff(), true);
-    let want = run(&Device::flex().autodiff(), false);
-    got.into_iter()
-        .zip(want)
-        .map(|((name, g), (_, w))| (name, g, w))
-        .collect()
-}
-
 /// Output and all gradients of the fused WGSL path equal burn's reference (conv3d + mul/add +
 /// activation, differentiated by burn autodiff) within 1e-4 of the reference's largest
 /// magnitude, over odd sizes, channel counts 1/3/17/32, batch 1/2, kernels 3/1 and every
@@ -126,35 +32,17 @@ fn run_case(
 #[test]
 fn fused_conv_and_gradients_match_reference_over_shape_grid() {
     let Some(dev) = wgpu_device() else { return };
-    let mut rng = Rng::new(7);
-    let relu = Activation::Relu;
-    let leaky = Activation::LeakyRelu(0.01);
-    let id = Activation::Identity;
-    #[rustfmt::skip]
-    let cases = [
-        Case { x: [1, 1, 7, 9, 5], co: 3, k: 3, bias: true, scale: false, shift: false, trainable: true, act: relu },
-        Case { x: [2, 3, 5, 6, 7], co: 17, k: 3, bias: true, scale: true, shift: true, trainable: true, act: leaky },
-        Case { x: [1, 17, 6, 5, 9], co: 32, k: 3, bias: false, scale: true, shift: true, trainable: true, act: id },
-        Case { x: [2, 32, 4, 5, 6], co: 3, k: 1, bias: true, scale: false, shift: true, trainable: true, act: relu },
-        Case { x: [1, 32, 4, 8, 16], co: 32, k: 3, bias: true, scale: false, shift: false, trainable: true, act: relu },
-        Case { x: [1, 3, 7, 9, 5], co: 1, k: 1, bias: false, scale: false, shift: false, trainable: true, act: id },
-        Case { x: [2, 17, 5, 4, 3], co: 17, k: 3, bias: true, scale: true, shift: true, trainable: false, act: leaky },
-        // >= 8192 voxels: the large weight-gradient register block of CPU adapters.
-        Case { x: [1, 17, 8, 32, 32], co: 32, k: 3, bias: true, scale: false, shift: false, trainable: true, act: relu },
-    ];
-    for case in &cases {
-        let tag = format!(
-            "x {:?} co {} k {} bias {} scale {} shift {} trainable {} {:?}",
-            case.x, case.co, case.k, case.bias, case.scale, case.shift, case.trainable, case.act
+    for check in self_check(&dev) {
+        eprintln!(
+            "{}: rel err {:e} ({:.1} s)",
+            check.case, check.max_rel_err, check.seconds
         );
-        let start = std::time::Instant::now();
-        let results = run_case(&dev, case, &mut rng);
-        eprintln!("{tag}: {:.1} s", start.elapsed().as_secs_f64());
-        for (name, got, want) in results {
-            let err = max_rel_err(&got, &want);
-            eprintln!("{tag} {name}: rel err {err:e}");
-            assert!(err <= 1e-4, "{tag} {name}: rel err {err}");
-        }
+        assert!(
+            check.passed(),
+            "{}: rel err {}",
+            check.case,
+            check.max_rel_err
+        );
     }
 }
 

@@ -9,5 +9,7 @@ pub mod extension;
 pub mod launch;
 pub mod launch_grads;
 pub mod plan;
+#[cfg(test)]
+mod shader_check;
 pub mod tiling;
 pub mod weight_grad;

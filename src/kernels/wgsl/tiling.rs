@@ -77,9 +77,10 @@ impl DirectTiling {
     pub fn weights_padded(&self) -> u32 {
         self.weights().div_ceil(self.wg()) * self.wg()
     }
-    /// Workgroup memory in bytes.
+    /// Workgroup memory in bytes: the staged halo and weights, and the chunk count every lane
+    /// of a looped kernel reads (`uniform_nchunks`, declared in every variant).
     pub fn shared_bytes(&self) -> u32 {
-        4 * (self.ch * self.halo_padded() + self.weights_padded())
+        4 * (self.ch * self.halo_padded() + self.weights_padded() + 1)
     }
 
     /// Tiles for a convolution `g` (its `ci` = source channels, `co` = destination channels)
