@@ -92,7 +92,10 @@ fn folds_resume_without_resplitting_and_ensemble_by_averaging() {
     let ensemble = Ensemble::load(&[out.clone()], None, &flex).unwrap();
     assert_eq!(ensemble.members.len(), 2);
     let case = ds.load_case(&ds.spec.splits.test[0]).unwrap();
-    let (mean, timings) = ensemble.probabilities(&case.image, false).unwrap();
+    let opts = unet3d::infer::predict::PredictOptions::default();
+    let (mean, timings) = ensemble
+        .probabilities(std::slice::from_ref(&case.image), &opts)
+        .unwrap();
     assert_eq!(timings.per_model.len(), 2);
     let (p0, _) = Predictor::load(&cv.fold(0).root, &flex)
         .unwrap()

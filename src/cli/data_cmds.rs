@@ -42,6 +42,27 @@ pub struct SynthArgs {
 pub enum ImportCommand {
     /// NCI-ISBI 2013 prostate: TCIA DICOM folders + NRRD label folders (training, leaderboard, test).
     NciIsbi(ImportNciIsbiArgs),
+    /// An nnU-Net v2 trained-model folder, converted once into a unet3d run folder (burnpack
+    /// weights, the plan as unet3d config) that `predict --model` takes.
+    Nnunet(ImportNnunetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportNnunetArgs {
+    /// nnU-Net's folder: `nnUNet_results/DatasetXXX_Name/<Trainer>__<Plans>__<configuration>`.
+    pub model: PathBuf,
+    /// The run folder to create (must not exist, or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The folds to import (default: every fold with checkpoint_final.pth).
+    #[arg(long, num_args = 1..)]
+    pub folds: Option<Vec<usize>>,
+}
+
+pub fn import_nnunet_cmd(a: ImportNnunetArgs) -> Result<()> {
+    let summary = crate::infer::nnunet::import_nnunet(&a.model, &a.out, a.folds.as_deref())?;
+    println!("{summary}");
+    Ok(())
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ use clap::Args;
 use super::device::DeviceArgs;
 use crate::backend::Backend;
 use crate::data::dataset::{Dataset, Split};
+use crate::data::io::npy::write_npy_f32;
 use crate::data::io::{check_output, files_read, read_image_series, write_labels};
 use crate::infer::Ensemble;
 use crate::infer::postprocess::PostprocessChoice;
@@ -18,16 +19,22 @@ use crate::metrics::evaluate::evaluate;
 #[derive(Debug, Clone, Args)]
 pub struct PredictFlags {
     /// A run folder (its final checkpoint, `checkpoints/last`), a checkpoint inside one
-    /// (`RUN/checkpoints/best`), or a cross-validation folder (its folds, ensembled). Repeat it
-    /// to ensemble several: their probabilities are averaged.
+    /// (`RUN/checkpoints/best`), a cross-validation folder (its folds, ensembled), or an nnU-Net
+    /// v2 trained-model folder (`…/nnUNetTrainer__nnUNetPlans__3d_fullres`) or its import.
+    /// Repeat it to ensemble several: their probabilities are averaged.
     #[arg(long, required = true)]
     pub model: Vec<PathBuf>,
-    /// With a cross-validation folder: the folds to ensemble (default: every trained fold).
+    /// With a cross-validation or nnU-Net folder: the folds to ensemble (default: every trained
+    /// fold).
     #[arg(long, num_args = 1..)]
     pub folds: Option<Vec<usize>>,
     /// Average the prediction with that of the left-right mirrored input (when training mirrored).
     #[arg(long)]
     pub tta: bool,
+    /// nnU-Net models: no test-time mirroring (by default they mirror over the axes their
+    /// checkpoint allows, as nnUNetv2_predict does).
+    #[arg(long)]
+    pub disable_tta: bool,
     /// auto: the post-processing decided from validation and recorded with the model (none
     /// recorded: every component kept); none: keep every component; largest: keep only the
     /// largest connected component of every class.
@@ -42,6 +49,7 @@ impl PredictFlags {
     pub fn options(&self) -> PredictOptions {
         PredictOptions {
             mirror_tta: self.tta,
+            disable_nnunet_tta: self.disable_tta,
             postprocess: if self.all_components {
                 PostprocessChoice::None
             } else {
@@ -75,12 +83,18 @@ impl PredictFlags {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder.
-    #[arg(long)]
-    pub input: PathBuf,
+    /// Scan: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or a DICOM series folder; one per input
+    /// channel for multi-channel models (nnU-Net naming: `CASE_0000.nii.gz` alone also reads
+    /// `CASE_0001.nii.gz`, … beside it).
+    #[arg(long, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
     /// Output label map (.nii.gz, .nii, .nrrd or .nhdr), on exactly the input grid.
     #[arg(long)]
     pub output: PathBuf,
+    /// Also write the (mean) probabilities as a float32 .npy array of shape
+    /// (classes, z, y, x), nnU-Net's layout (`--save_probabilities`).
+    #[arg(long, value_name = "FILE.npy")]
+    pub probabilities: Option<PathBuf>,
     /// The DICOM series to read when the input folder holds several (its SeriesInstanceUID; the
     /// error without it lists them).
     #[arg(long)]
@@ -92,19 +106,35 @@ pub struct PredictArgs {
 }
 
 pub fn predict_cmd(a: PredictArgs) -> Result<()> {
-    // Before any work: the output is writable and never one of the files the input is read from
-    // (a detached NRRD's data file and DICOM slices included).
-    check_output(&a.output, &files_read(&a.input)?)?;
+    // Before any work: the outputs are writable and never one of the files the inputs are read
+    // from (a detached NRRD's data file and DICOM slices included).
+    check_outputs(&a, &a.input)?;
     let backend = a.device.select()?;
     let clock = std::time::Instant::now();
     let models = a.flags.load(&backend)?;
     let load_s = clock.elapsed().as_secs_f64();
+    let inputs = channel_files(&a.input, models.in_channels())?;
+    check_outputs(&a, &inputs)?;
     let clock = std::time::Instant::now();
-    let image = read_image_series(&a.input, a.series.as_deref())?;
+    let images = inputs
+        .iter()
+        .map(|p| read_image_series(p, a.series.as_deref()))
+        .collect::<crate::Result<Vec<_>>>()?;
     let read_s = clock.elapsed().as_secs_f64();
-    let (labels, t) = models
-        .predict(&image, &a.flags.options())
-        .with_context(|| format!("predicting {}", a.input.display()))?;
+    let (labels, probs, t) = models
+        .predict_channels(&images, &a.flags.options())
+        .with_context(|| format!("predicting {}", a.input[0].display()))?;
+    if let Some(path) = &a.probabilities {
+        let [nx, ny, nz] = labels.dims;
+        let flat: Vec<f32> = probs.concat();
+        write_npy_f32(path, &[probs.len(), nz, ny, nx], &flat)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "wrote {} (probabilities, {} channels)",
+            path.display(),
+            probs.len()
+        );
+    }
     let clock = std::time::Instant::now();
     write_labels(&a.output, &labels).with_context(|| format!("writing {}", a.output.display()))?;
     let write_s = clock.elapsed().as_secs_f64();
@@ -112,7 +142,7 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
     for (m, (model, mt)) in models.members.iter().zip(&t.per_model).enumerate() {
         println!(
             "  model {m} ({}): preprocess {:.2} s, network {:.2} s, restore {:.2} s",
-            model.weights.display(),
+            model.source().display(),
             mt.preprocess_s,
             mt.network_s,
             mt.restore_s
@@ -137,6 +167,56 @@ pub fn predict_cmd(a: PredictArgs) -> Result<()> {
         labels.dims
     );
     Ok(())
+}
+
+/// The outputs checked against every file `inputs` read.
+fn check_outputs(a: &PredictArgs, inputs: &[PathBuf]) -> Result<()> {
+    let mut read = Vec::new();
+    for input in inputs {
+        read.extend(files_read(input)?);
+    }
+    check_output(&a.output, &read)?;
+    if let Some(p) = &a.probabilities {
+        crate::util::fsio::refuse_overwrite(&[p.clone(), a.output.clone()], &read)?;
+        if crate::util::fsio::resolve(p) == crate::util::fsio::resolve(&a.output) {
+            anyhow::bail!(
+                "{}: --probabilities and --output name the same file",
+                p.display()
+            );
+        }
+        crate::util::fsio::check_writable_folder(p)?;
+    }
+    Ok(())
+}
+
+/// One file per input channel: as given, or for a single `CASE_0000.ext` the nnU-Net siblings
+/// `CASE_0001.ext`, … up to `channels`.
+fn channel_files(given: &[PathBuf], channels: usize) -> Result<Vec<PathBuf>> {
+    if given.len() == channels {
+        return Ok(given.to_vec());
+    }
+    let name = given[0]
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let sibling = |k: usize| -> Option<PathBuf> {
+        let name = name.as_deref()?;
+        let at = name.find("_0000.")?;
+        Some(given[0].with_file_name(format!("{}_{k:04}{}", &name[..at], &name[at + 5..])))
+    };
+    if given.len() == 1 && channels > 1 && sibling(0).is_some() {
+        let files: Vec<PathBuf> = (0..channels).filter_map(sibling).collect();
+        if let Some(missing) = files.iter().find(|f| !f.exists()) {
+            anyhow::bail!(
+                "the model takes {channels} input channels; {} is missing",
+                missing.display()
+            );
+        }
+        return Ok(files);
+    }
+    anyhow::bail!(
+        "the model takes {channels} input channel(s), {} --input given",
+        given.len()
+    )
 }
 
 #[derive(Debug, Args)]

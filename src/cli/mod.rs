@@ -74,6 +74,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices => data_cmds::devices(),
         Command::Synth(a) => data_cmds::synth_cmd(a),
         Command::Import(ImportCommand::NciIsbi(a)) => data_cmds::import_cmd(a),
+        Command::Import(ImportCommand::Nnunet(a)) => data_cmds::import_nnunet_cmd(a),
         Command::Explore(a) => data_cmds::explore_cmd(a),
         Command::Train(a) => train_cmd::train_cmd(a),
         Command::Cv(a) => cv_cmd::cv_cmd(a),

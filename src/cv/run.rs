@@ -303,6 +303,7 @@ fn evaluate_fold(
             let models = Ensemble::single(Predictor::load(&run.root, backend)?)?;
             let opts = PredictOptions {
                 mirror_tta: false,
+                disable_nnunet_tta: false,
                 postprocess: PostprocessChoice::None,
             };
             let eval = evaluate(

@@ -1,13 +1,15 @@
 //! Several trained models as one: the members' class probabilities (each after its own
 //! test-time mirroring) averaged on the scan's native grid, then the arg-max and the recorded
 //! post-processing, as `nnUNetv2_predict` ensembles folds. A cross-validation folder means its
-//! folds (all, or `--folds`), a run folder one model, several paths all of them.
+//! folds (all, or `--folds`), a run folder one model, an nnU-Net model folder (or its import)
+//! one member whose folds average their logits as nnU-Net does, several paths all of them.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::nnunet::{NnunetModel, is_imported_run, is_nnunet_folder};
 use super::postprocess::Postprocessing;
 use super::predict::{PredictOptions, Predictor, Timings, resolve_postprocessing};
 use crate::backend::Backend;
@@ -16,9 +18,109 @@ use crate::data::{Image, LabelMap};
 use crate::error::{Error, Result};
 use crate::run::CvDir;
 
+/// One model of an ensemble.
+pub enum Member {
+    /// A unet3d run.
+    Run(Predictor),
+    /// An nnU-Net model (its folds inside).
+    Nnunet(NnunetModel),
+}
+
+impl Member {
+    /// Output channels (probabilities per voxel).
+    pub fn heads(&self) -> usize {
+        match self {
+            Member::Run(p) => p.classes(),
+            Member::Nnunet(m) => m.plan.labels.heads(),
+        }
+    }
+
+    /// Label values of the segmentation, background included.
+    pub fn classes(&self) -> usize {
+        match self {
+            Member::Run(p) => p.classes(),
+            Member::Nnunet(m) => m.label_values(),
+        }
+    }
+
+    pub fn label_names(&self) -> &[String] {
+        match self {
+            Member::Run(p) => &p.info.label_names,
+            Member::Nnunet(m) => &m.plan.labels.names,
+        }
+    }
+
+    /// The label value that marks unannotated voxels (255 when there is none).
+    pub fn ignore_label(&self) -> u8 {
+        match self {
+            Member::Run(p) => p.config.loss.ignore_label,
+            Member::Nnunet(m) => m.plan.labels.ignore_label.unwrap_or(255),
+        }
+    }
+
+    /// The folder the model was loaded from.
+    pub fn source(&self) -> &Path {
+        match self {
+            Member::Run(p) => &p.run,
+            Member::Nnunet(m) => &m.source,
+        }
+    }
+
+    /// The weights files or folders, one per network.
+    pub fn weights(&self) -> Vec<PathBuf> {
+        match self {
+            Member::Run(p) => vec![p.weights.clone()],
+            Member::Nnunet(m) => m.weights.clone(),
+        }
+    }
+
+    /// Region-based labels: the label of each output channel's region, in writing order.
+    fn regions(&self) -> Option<&[u8]> {
+        match self {
+            Member::Run(_) => None,
+            Member::Nnunet(m) => m.plan.labels.regions_class_order.as_deref(),
+        }
+    }
+
+    fn recorded_postprocessing(&self) -> Result<Option<Postprocessing>> {
+        match self {
+            Member::Run(p) => p.recorded_postprocessing(),
+            // nnUNetv2_predict applies none (its post-processing is a separate command).
+            Member::Nnunet(_) => Ok(None),
+        }
+    }
+
+    /// Probabilities on the scan's grid from one image per input channel.
+    pub fn probabilities(
+        &self,
+        channels: &[Image],
+        opts: &PredictOptions,
+    ) -> Result<(Vec<Vec<f32>>, Timings)> {
+        match self {
+            Member::Run(p) => match channels {
+                [image] => p.probabilities(image, opts.mirror_tta),
+                _ => Err(Error::config(format!(
+                    "{} takes one input image, {} given",
+                    p.run.display(),
+                    channels.len()
+                ))),
+            },
+            Member::Nnunet(m) => m.probabilities(channels, !opts.disable_nnunet_tta),
+        }
+    }
+
+    /// Input channels the model takes.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            Member::Run(p) => p.config.model.in_channels,
+            Member::Nnunet(m) => m.plan.channel_names.len(),
+        }
+    }
+}
+
 /// Models whose probabilities are averaged.
 pub struct Ensemble {
-    pub members: Vec<Predictor>,
+    pub members: Vec<Member>,
     /// The decision recorded for the ensemble as a whole (a cross-validation folder's pooled
     /// one), else for its single member; `None` when there is none.
     pub recorded: Option<Postprocessing>,
@@ -67,26 +169,48 @@ impl Ensemble {
                     return Err(Error::invalid(path, "no fold has a trained model yet"));
                 }
                 for &k in &chosen {
-                    members.push(Predictor::load(&cv.fold(k).root, backend)?);
+                    members.push(Member::Run(Predictor::load(&cv.fold(k).root, backend)?));
                 }
                 recorded = Postprocessing::load(path)?;
                 parts.push(format!("{} folds {chosen:?}", path.display()));
+            } else if is_imported_run(path) || is_nnunet_folder(path) {
+                let m = NnunetModel::load(path, folds, backend)?;
+                let names: Vec<&str> = m.folds.iter().map(|(f, _)| f.as_str()).collect();
+                parts.push(format!(
+                    "{} (nnU-Net {}, folds {names:?})",
+                    path.display(),
+                    m.plan.configuration
+                ));
+                members.push(Member::Nnunet(m));
             } else {
-                members.push(Predictor::load(path, backend)?);
+                members.push(Member::Run(Predictor::load(path, backend)?));
                 parts.push(path.display().to_string());
             }
         }
         let Some(first) = members.first() else {
             return Err(Error::config("no model given"));
         };
-        if let Some(m) = members.iter().find(|m| m.classes() != first.classes()) {
+        if let Some(m) = members
+            .iter()
+            .find(|m| m.heads() != first.heads() || m.regions() != first.regions())
+        {
             return Err(Error::invalid(
-                &m.run,
+                m.source(),
                 format!(
-                    "predicts {} classes, {} predicts {}: models of one ensemble must agree",
-                    m.classes(),
-                    first.run.display(),
-                    first.classes()
+                    "predicts {} classes{}, {} predicts {}{}: models of one ensemble must agree",
+                    m.heads(),
+                    if m.regions().is_some() {
+                        " (regions)"
+                    } else {
+                        ""
+                    },
+                    first.source().display(),
+                    first.heads(),
+                    if first.regions().is_some() {
+                        " (regions)"
+                    } else {
+                        ""
+                    },
                 ),
             ));
         }
@@ -105,7 +229,7 @@ impl Ensemble {
         let recorded = model.recorded_postprocessing()?;
         let description = model.run.display().to_string();
         Ok(Ensemble {
-            members: vec![model],
+            members: vec![Member::Run(model)],
             recorded,
             description,
         })
@@ -115,19 +239,24 @@ impl Ensemble {
         self.members[0].classes()
     }
 
-    /// Label names by value, from the first member's run.
+    /// Label names by value, from the first member.
     pub fn label_names(&self) -> &[String] {
-        &self.members[0].info.label_names
+        self.members[0].label_names()
     }
 
-    /// The first member (for what an ensemble shares: config, ignore label).
-    pub fn first(&self) -> &Predictor {
+    /// The first member (for what an ensemble shares: label names, ignore label).
+    pub fn first(&self) -> &Member {
         &self.members[0]
     }
 
     /// The members' weights, in order.
     pub fn weights(&self) -> Vec<PathBuf> {
-        self.members.iter().map(|m| m.weights.clone()).collect()
+        self.members.iter().flat_map(Member::weights).collect()
+    }
+
+    /// Input channels every member takes.
+    pub fn in_channels(&self) -> usize {
+        self.members[0].in_channels()
     }
 
     /// The post-processing `opts` asks for, resolved against the recorded decision.
@@ -135,16 +264,17 @@ impl Ensemble {
         resolve_postprocessing(opts.postprocess, self.recorded.clone(), self.classes())
     }
 
-    /// Mean class probabilities of the members on the scan's native grid.
+    /// Mean class probabilities of the members on the scan's native grid, from one image per
+    /// input channel.
     pub fn probabilities(
         &self,
-        image: &Image,
-        mirror_tta: bool,
+        channels: &[Image],
+        opts: &PredictOptions,
     ) -> Result<(Vec<Vec<f32>>, EnsembleTimings)> {
         let mut timings = EnsembleTimings::default();
         let mut sum: Option<Vec<Vec<f32>>> = None;
         for m in &self.members {
-            let (p, t) = m.probabilities(image, mirror_tta)?;
+            let (p, t) = m.probabilities(channels, opts)?;
             timings.per_model.push(t);
             let clock = Instant::now();
             match &mut sum {
@@ -173,17 +303,26 @@ impl Ensemble {
         image: &Image,
         opts: &PredictOptions,
     ) -> Result<(LabelMap, EnsembleTimings)> {
-        let (probs, mut timings) = self.probabilities(image, opts.mirror_tta)?;
+        let (labels, _, timings) = self.predict_channels(std::slice::from_ref(image), opts)?;
+        Ok((labels, timings))
+    }
+
+    /// [`predict`](Self::predict) from one image per input channel, also returning the mean
+    /// probabilities (before post-processing).
+    pub fn predict_channels(
+        &self,
+        channels: &[Image],
+        opts: &PredictOptions,
+    ) -> Result<(LabelMap, Vec<Vec<f32>>, EnsembleTimings)> {
+        let (probs, mut timings) = self.probabilities(channels, opts)?;
         let clock = Instant::now();
-        let mut out: LabelMap = image.same_grid();
-        out.data = argmax(&probs);
+        let mut out: LabelMap = channels[0].same_grid();
+        out.data = match self.members[0].regions() {
+            Some(order) => super::nnunet::export::labels_from_regions(&probs, order),
+            None => argmax(&probs),
+        };
         self.postprocessing(opts).apply(&mut out.data, out.dims);
         timings.postprocess_s = clock.elapsed().as_secs_f64();
-        Ok((out, timings))
+        Ok((out, probs, timings))
     }
-}
-
-/// Whether `path` names something [`Ensemble::load`] takes as several models.
-pub fn is_ensemble_path(path: &Path) -> bool {
-    CvDir::is_cv(path)
 }

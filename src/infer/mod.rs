@@ -2,6 +2,7 @@
 //! `predict` with a trained run (the run's preprocessing, the network, back to the native grid).
 
 pub mod ensemble;
+pub mod nnunet;
 pub mod postprocess;
 pub mod predict;
 pub mod sliding_window;

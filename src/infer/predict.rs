@@ -22,6 +22,9 @@ pub struct PredictOptions {
     /// Mirror test-time augmentation: the prediction of the input averaged with those of its
     /// mirror images along the axes the training augmentation flipped (see [`tta_axes`]).
     pub mirror_tta: bool,
+    /// nnU-Net models mirror over their checkpoint's axes unless this is set (nnUNetv2_predict's
+    /// `--disable_tta`).
+    pub disable_nnunet_tta: bool,
     /// Post-processing: the decision recorded with the model (default), none, or the largest
     /// connected component of every class.
     pub postprocess: PostprocessChoice,

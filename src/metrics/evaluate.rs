@@ -106,7 +106,7 @@ pub fn evaluate(
             &pred,
             &case.label,
             &classes,
-            Some(models.first().config.loss.ignore_label),
+            Some(models.first().ignore_label()),
         )?;
         let dice: Vec<String> = metrics.iter().map(|m| format!("{:.3}", m.dice)).collect();
         println!(
@@ -178,8 +178,8 @@ pub fn evaluate(
     let eval = Evaluation {
         dataset: dataset.root.clone(),
         split,
-        run: models.first().run.clone(),
-        checkpoint: models.first().weights.clone(),
+        run: models.first().source().to_path_buf(),
+        checkpoint: models.first().weights().swap_remove(0),
         backend: backend.to_string(),
         mirror_tta: opts.mirror_tta,
         largest_component: !post.largest_component.is_empty(),

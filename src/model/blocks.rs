@@ -62,12 +62,21 @@ pub struct ConvBlockConfig {
     /// Which convolutions to run (the project's own or burn's).
     #[config(default = "KernelChoice::Own")]
     pub kernels: KernelChoice,
+    /// Kernel [z, y, x] (odd sizes; zero padding `(k−1)/2` keeps the size at stride 1).
+    #[config(default = "[3, 3, 3]")]
+    pub kernel: [usize; 3],
+    /// Stride [z, y, x] (nnU-Net's encoder goes down a level with a strided first conv).
+    #[config(default = "[1, 1, 1]")]
+    pub stride: [usize; 3],
+    /// Whether the convolution has a bias.
+    #[config(default = true)]
+    pub bias: bool,
 }
 
-/// 3×3×3 convolution (same padding, with bias) → normalisation → activation.
+/// Convolution (zero padding `(k−1)/2`, bias unless configured off) → normalisation → activation.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
-    /// The 3×3×3 convolution.
+    /// The convolution.
     pub conv: Conv3d,
     /// Its normalisation.
     pub norm: NormLayer,
@@ -83,13 +92,27 @@ pub struct ConvBlock {
 impl ConvBlockConfig {
     /// Creates the block with burn's default (Kaiming-uniform) initialisation.
     pub fn init(&self, device: &Device) -> ConvBlock {
+        let [kz, ky, kx] = self.kernel;
+        // The project's kernels are 3×3×3 stride-1 convolutions; any other runs burn's conv3d.
+        let own_shape = self.kernel == [3, 3, 3] && self.stride == [1, 1, 1];
+        let padding = if own_shape {
+            PaddingConfig3d::Same
+        } else {
+            PaddingConfig3d::Explicit((kz - 1) / 2, (ky - 1) / 2, (kx - 1) / 2)
+        };
         ConvBlock {
-            conv: Conv3dConfig::new(self.channels, [3, 3, 3])
-                .with_padding(PaddingConfig3d::Same)
+            conv: Conv3dConfig::new(self.channels, self.kernel)
+                .with_stride(self.stride)
+                .with_padding(padding)
+                .with_bias(self.bias)
                 .init(device),
             norm: NormLayer::new(&self.norm, self.channels[1], device),
             activation: self.activation.clone(),
-            conv_impl: ConvImpl::choose(self.kernels, device),
+            conv_impl: if own_shape {
+                ConvImpl::choose(self.kernels, device)
+            } else {
+                ConvImpl::Builtin
+            },
         }
     }
 }
@@ -186,6 +209,19 @@ fn warn_fallback(e: &crate::Error) {
     ONCE.call_once(|| log::warn!("conv3d: {e}; using burn's conv3d instead"));
 }
 
+/// What the convolutions of one level share besides their channels.
+#[derive(Clone, Debug)]
+pub struct ConvSpec {
+    pub norm: Norm,
+    pub activation: Activation,
+    pub kernels: KernelChoice,
+    /// Kernel [z, y, x] of every convolution of the level.
+    pub kernel: [usize; 3],
+    /// Stride of the level's first convolution (the others have stride 1).
+    pub first_stride: [usize; 3],
+    pub bias: bool,
+}
+
 /// Two [`ConvBlock`]s: `[in, mid]` then `[mid, out]`, one resolution level of the U-Net.
 #[derive(Module, Debug)]
 pub struct DoubleConv {
@@ -197,23 +233,20 @@ pub struct DoubleConv {
 
 impl DoubleConv {
     /// `channels` = `[in, mid, out]`.
-    pub fn new(
-        channels: [usize; 3],
-        norm: &Norm,
-        activation: &Activation,
-        kernels: KernelChoice,
-        device: &Device,
-    ) -> Self {
-        let block = |c: [usize; 2]| {
+    pub fn new(channels: [usize; 3], spec: &ConvSpec, device: &Device) -> Self {
+        let block = |c: [usize; 2], stride: [usize; 3]| {
             ConvBlockConfig::new(c)
-                .with_norm(norm.clone())
-                .with_activation(activation.clone())
-                .with_kernels(kernels)
+                .with_norm(spec.norm.clone())
+                .with_activation(spec.activation.clone())
+                .with_kernels(spec.kernels)
+                .with_kernel(spec.kernel)
+                .with_stride(stride)
+                .with_bias(spec.bias)
                 .init(device)
         };
         DoubleConv {
-            first: block([channels[0], channels[1]]),
-            second: block([channels[1], channels[2]]),
+            first: block([channels[0], channels[1]], spec.first_stride),
+            second: block([channels[1], channels[2]], [1, 1, 1]),
         }
     }
 
@@ -238,21 +271,20 @@ pub struct UpBlock {
 }
 
 impl UpBlock {
-    /// `channels` = `[up-conv in, up-conv out, skip, out]`; `kernel` = the level's pooling kernel.
-    pub fn new(
-        channels: [usize; 4],
-        kernel: [usize; 3],
-        norm: &Norm,
-        activation: &Activation,
-        kernels: KernelChoice,
-        device: &Device,
-    ) -> Self {
+    /// `channels` = `[up-conv in, up-conv out, skip, out]`; `kernel` = the level's pooling
+    /// kernel; `spec` the level's convolutions (its `first_stride` is ignored: stride 1).
+    pub fn new(channels: [usize; 4], kernel: [usize; 3], spec: &ConvSpec, device: &Device) -> Self {
         let [up_in, up, skip, out] = channels;
+        let spec = ConvSpec {
+            first_stride: [1, 1, 1],
+            ..spec.clone()
+        };
         UpBlock {
             up: ConvTranspose3dConfig::new([up_in, up], kernel)
                 .with_stride(kernel)
+                .with_bias(spec.bias)
                 .init(device),
-            convs: DoubleConv::new([up + skip, out, out], norm, activation, kernels, device),
+            convs: DoubleConv::new([up + skip, out, out], &spec, device),
         }
     }
 

@@ -16,7 +16,10 @@ pub const PRESETS: [&str; 3] = ["paper", "small", "tiny"];
 /// Deepest supported network (`base·2^(depth+1)` channels at the bottom; 2^9 = 512× base).
 pub const MAX_DEPTH: usize = 8;
 
-/// Normalisation after every 3×3×3 convolution.
+/// Largest convolution kernel size along an axis.
+pub const MAX_KERNEL: usize = 7;
+
+/// Normalisation after every convolution.
 #[derive(Config, Debug, PartialEq)]
 pub enum Norm {
     /// Batch normalisation, as in the paper (needs batch ≥ 2 to be meaningful).
@@ -45,6 +48,16 @@ pub enum UpConvWidth {
     /// nnU-Net: the up-conv goes to the skip's width (512 → 256), so the first decoder conv sees
     /// 256 + 256; about 20 % fewer FLOPs for the whole net.
     Skip,
+}
+
+/// How the encoder goes down one level.
+#[derive(Config, Debug, PartialEq)]
+pub enum Downsample {
+    /// Max pooling before the level's convolutions (the paper).
+    MaxPool,
+    /// The level's first convolution has the level's pooling kernel as its stride (nnU-Net's
+    /// `PlainConvUNet`).
+    StridedConv,
 }
 
 /// Configuration of a [`UNet3d`](super::UNet3d), created with [`UNet3dConfig::new`] or
@@ -83,6 +96,20 @@ pub struct UNet3dConfig {
     pub deep_supervision: bool,
     /// Channels of the decoder's up-convolutions.
     pub up_conv_width: UpConvWidth,
+    /// Output channels of every convolution of each stage (levels 0..depth, then the bottom),
+    /// nnU-Net's `features_per_stage`; the up-convolutions go to the skip's width. `None`: the
+    /// paper's plan (`base·2^l`, doubled by the level's second convolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_channels: Option<Vec<usize>>,
+    /// Convolution kernel [z, y, x] of each stage (levels 0..depth, then the bottom; the decoder
+    /// of level `l` uses level `l`'s), odd sizes with zero padding `(k−1)/2`, e.g. nnU-Net's
+    /// `[1, 3, 3]` on thick-slice levels. `None`: 3×3×3 everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_kernels: Option<Vec<[usize; 3]>>,
+    /// How the encoder goes down a level.
+    pub downsample: Downsample,
+    /// Whether convolutions and up-convolutions have a bias (nnU-Net's `conv_bias`).
+    pub conv_bias: bool,
 }
 
 /// The config as JSON (as it is saved).
@@ -106,6 +133,10 @@ struct UNet3dConfigFile {
     kernels: Option<KernelChoice>,
     deep_supervision: Option<bool>,
     up_conv_width: Option<UpConvWidth>,
+    stage_channels: Option<Vec<usize>>,
+    conv_kernels: Option<Vec<[usize; 3]>>,
+    downsample: Option<Downsample>,
+    conv_bias: Option<bool>,
 }
 
 impl From<UNet3dConfigFile> for UNet3dConfig {
@@ -125,6 +156,10 @@ impl From<UNet3dConfigFile> for UNet3dConfig {
             kernels: f.kernels.unwrap_or_default(),
             deep_supervision: f.deep_supervision.unwrap_or(false),
             up_conv_width: f.up_conv_width.unwrap_or(UpConvWidth::Keep),
+            stage_channels: f.stage_channels,
+            conv_kernels: f.conv_kernels,
+            downsample: f.downsample.unwrap_or(Downsample::MaxPool),
+            conv_bias: f.conv_bias.unwrap_or(true),
         }
     }
 }
@@ -145,6 +180,10 @@ impl UNet3dConfig {
             kernels: None,
             deep_supervision: None,
             up_conv_width: None,
+            stage_channels: None,
+            conv_kernels: None,
+            downsample: None,
+            conv_bias: None,
         }
         .into()
     }
@@ -191,6 +230,28 @@ impl UNet3dConfig {
             up_conv_width,
             ..self
         }
+    }
+
+    pub fn with_stage_channels(self, stage_channels: Option<Vec<usize>>) -> Self {
+        Self {
+            stage_channels,
+            ..self
+        }
+    }
+
+    pub fn with_conv_kernels(self, conv_kernels: Option<Vec<[usize; 3]>>) -> Self {
+        Self {
+            conv_kernels,
+            ..self
+        }
+    }
+
+    pub fn with_downsample(self, downsample: Downsample) -> Self {
+        Self { downsample, ..self }
+    }
+
+    pub fn with_conv_bias(self, conv_bias: bool) -> Self {
+        Self { conv_bias, ..self }
     }
 }
 
@@ -267,6 +328,32 @@ impl UNet3dConfig {
                 ));
             }
         }
+        if let Some(f) = &self.stage_channels
+            && (f.len() != self.depth + 1 || f.contains(&0))
+        {
+            return bad(format!(
+                "stage_channels must have depth + 1 = {} entries, all > 0, got {f:?}",
+                self.depth + 1
+            ));
+        }
+        if let Some(k) = &self.conv_kernels {
+            if k.len() != self.depth + 1 {
+                return bad(format!(
+                    "conv_kernels must have depth + 1 = {} entries, got {}: {k:?}",
+                    self.depth + 1,
+                    k.len()
+                ));
+            }
+            if let Some((level, k)) = k
+                .iter()
+                .enumerate()
+                .find(|(_, k)| k.iter().any(|&s| s % 2 == 0 || s > MAX_KERNEL))
+            {
+                return bad(format!(
+                    "conv_kernels[{level}] must have odd sizes up to {MAX_KERNEL}, got {k:?}"
+                ));
+            }
+        }
         if let Activation::LeakyRelu(slope) = self.activation
             && !(slope.is_finite() && slope >= 0.0)
         {
@@ -278,8 +365,17 @@ impl UNet3dConfig {
     }
 
     /// Channels of encoder level `l` (0..depth) and of the bottom (`l == depth`):
-    /// `[in, first conv out, second conv out]`, e.g. the paper's level 1: `[64, 64, 128]`.
+    /// `[in, first conv out, second conv out]`, e.g. the paper's level 1: `[64, 64, 128]`; with
+    /// `stage_channels` F: `[F[l−1] (or the input's), F[l], F[l]]`.
     pub fn encoder_channels(&self, level: usize) -> [usize; 3] {
+        if let Some(f) = &self.stage_channels {
+            let input = if level == 0 {
+                self.in_channels
+            } else {
+                f[level - 1]
+            };
+            return [input, f[level], f[level]];
+        }
         let first = self.base_channels << level;
         let input = if level == 0 { self.in_channels } else { first };
         [input, first, 2 * first]
@@ -287,14 +383,35 @@ impl UNet3dConfig {
 
     /// Channels of decoder level `l` (0..depth): `[up-conv in, up-conv out, skip, out]`,
     /// e.g. the paper's level 2: `[512, 512, 256, 256]` (convs (512+256)→256→256); with
-    /// [`UpConvWidth::Skip`] `[512, 256, 256, 256]` (convs (256+256)→256→256).
+    /// [`UpConvWidth::Skip`] `[512, 256, 256, 256]` (convs (256+256)→256→256); with
+    /// `stage_channels` F: `[F[l+1], F[l], F[l], F[l]]`.
     pub fn decoder_channels(&self, level: usize) -> [usize; 4] {
+        if let Some(f) = &self.stage_channels {
+            return [f[level + 1], f[level], f[level], f[level]];
+        }
         let skip = self.encoder_channels(level)[2];
         let up_out = match self.up_conv_width {
             UpConvWidth::Keep => 2 * skip,
             UpConvWidth::Skip => skip,
         };
         [2 * skip, up_out, skip, skip]
+    }
+
+    /// Convolution kernel [z, y, x] of level `l` (0..=depth), encoder and decoder alike.
+    pub fn conv_kernel(&self, level: usize) -> [usize; 3] {
+        self.conv_kernels
+            .as_ref()
+            .and_then(|k| k.get(level).copied())
+            .unwrap_or([3, 3, 3])
+    }
+
+    /// Stride of the first convolution of encoder level `l` (0..=depth): the pooling kernel of
+    /// the level above with [`Downsample::StridedConv`], else 1.
+    pub fn first_stride(&self, level: usize) -> [usize; 3] {
+        match (&self.downsample, level) {
+            (Downsample::StridedConv, l) if l > 0 => self.pool_kernels[l - 1],
+            _ => [1, 1, 1],
+        }
     }
 
     /// Spatial divisor per axis [z, y, x]: input sizes must be multiples of it.
@@ -304,83 +421,5 @@ impl UNet3dConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paper_channel_plan_matches_the_paper() {
-        let c = UNet3dConfig {
-            in_channels: 1,
-            ..UNet3dConfig::preset("paper").unwrap()
-        };
-        assert_eq!(c.encoder_channels(0), [1, 32, 64]);
-        assert_eq!(c.encoder_channels(1), [64, 64, 128]);
-        assert_eq!(c.encoder_channels(2), [128, 128, 256]);
-        assert_eq!(c.encoder_channels(3), [256, 256, 512]); // bottom
-        assert_eq!(c.decoder_channels(2), [512, 512, 256, 256]);
-        assert_eq!(c.decoder_channels(1), [256, 256, 128, 128]);
-        assert_eq!(c.decoder_channels(0), [128, 128, 64, 64]);
-        assert_eq!(c.divisor(), [8, 8, 8]);
-        c.validate().unwrap();
-        let slim = c.with_up_conv_width(UpConvWidth::Skip);
-        assert_eq!(slim.decoder_channels(2), [512, 256, 256, 256]);
-        assert_eq!(slim.decoder_channels(0), [128, 64, 64, 64]);
-    }
-
-    #[test]
-    fn presets_validate_and_unknown_lists_valid_names() {
-        for name in PRESETS {
-            UNet3dConfig::preset(name).unwrap().validate().unwrap();
-        }
-        let err = UNet3dConfig::preset("huge").unwrap_err().to_string();
-        assert!(
-            err.contains("\"huge\"") && err.contains("paper, small, tiny"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn validation_names_the_bad_value() {
-        let c = UNet3dConfig::new(1, 3);
-        let msg = |c: UNet3dConfig| c.validate().unwrap_err().to_string();
-        assert!(
-            msg(UNet3dConfig {
-                in_channels: 0,
-                ..c.clone()
-            })
-            .contains("in_channels must be > 0, got 0")
-        );
-        assert!(
-            msg(UNet3dConfig {
-                num_classes: 0,
-                ..c.clone()
-            })
-            .contains("num_classes")
-        );
-        assert!(msg(c.clone().with_base_channels(0)).contains("base_channels"));
-        assert!(msg(c.clone().with_plan(vec![])).contains("depth must be in 1..=8, got 0"));
-        assert!(msg(c.clone().with_depth(2)).contains("depth 2), got 3"));
-        let m = msg(c
-            .clone()
-            .with_pool_kernels(vec![[2, 2, 2], [3, 2, 2], [2, 2, 2]]));
-        assert!(
-            m.contains("pool_kernels[1]") && m.contains("[3, 2, 2]"),
-            "{m}"
-        );
-        assert!(msg(c.clone().with_activation(Activation::LeakyRelu(f64::NAN))).contains("NaN"));
-    }
-
-    #[test]
-    fn config_round_trips_through_json() {
-        let c =
-            UNet3dConfig::preset("small")
-                .unwrap()
-                .with_plan(vec![[1, 2, 2], [2, 2, 2], [2, 2, 2]]);
-        let json = serde_json::to_string(&c).unwrap();
-        let back: UNet3dConfig = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.pool_kernels, c.pool_kernels);
-        assert_eq!(back.activation, Activation::LeakyRelu(0.01));
-        assert_eq!(back.norm, Norm::Instance);
-        assert_eq!(back.to_string(), c.to_string());
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

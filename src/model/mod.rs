@@ -1,4 +1,6 @@
-//! The 3D U-Net (Çiçek et al. 2016) on burn: configuration and presets, building blocks, the
+//! The 3D U-Net on burn, written once for every plan: Çiçek et al. 2016's (max pooling, channels
+//! doubling within a level) and nnU-Net's `PlainConvUNet` (strided convolutions, per-stage
+//! channels and kernels) are two configurations of it. Configuration and presets, building blocks, the
 //! network, max pooling, the matmul up-convolution, the spacing-aware pooling plan, and size/cost
 //! statistics.
 
@@ -15,8 +17,10 @@ mod gradcheck;
 #[cfg(test)]
 mod wgsl_equivalence;
 
-pub use blocks::{ConvBlock, ConvBlockConfig, DoubleConv, NormLayer, UpBlock};
-pub use config::{Activation, MAX_DEPTH, Norm, PRESETS, UNet3dConfig, UpConvWidth};
+pub use blocks::{ConvBlock, ConvBlockConfig, ConvSpec, DoubleConv, NormLayer, UpBlock};
+pub use config::{
+    Activation, Downsample, MAX_DEPTH, MAX_KERNEL, Norm, PRESETS, UNet3dConfig, UpConvWidth,
+};
 pub use plan::{MIN_POOLED_SIZE, check_divisible, pooling_plan, required_divisor};
 pub use pool::max_pool3d;
 pub use stats::{ModelStats, model_stats, summary};

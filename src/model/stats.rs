@@ -26,13 +26,13 @@ impl ModelStats {
     }
 }
 
-/// Parameters of a 3×3×3 conv block (weights, bias, norm affine).
-fn conv_block_params(cin: usize, cout: usize, norm: &Norm) -> usize {
-    let norm_params = match norm {
+/// Parameters of a conv block with `taps` kernel taps (weights, bias, norm affine).
+fn conv_block_params(taps: usize, cin: usize, cout: usize, config: &UNet3dConfig) -> usize {
+    let norm_params = match config.norm {
         Norm::Batch | Norm::Instance => 2 * cout,
         Norm::None => 0,
     };
-    27 * cin * cout + cout + norm_params
+    taps * cin * cout + usize::from(config.conv_bias) * cout + norm_params
 }
 
 /// Running statistics of a conv block's norm.
@@ -53,12 +53,14 @@ pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
     let mut macs = 0.0; // multiply-adds per input voxel
     let mut scale = 1.0; // voxels at the current level per input voxel
     let mut scales = Vec::with_capacity(config.depth + 1);
+    let taps = |level: usize| config.conv_kernel(level).iter().product::<usize>();
     for level in 0..=config.depth {
         let [cin, mid, out] = config.encoder_channels(level);
-        params +=
-            conv_block_params(cin, mid, &config.norm) + conv_block_params(mid, out, &config.norm);
+        let t = taps(level);
+        params += conv_block_params(t, cin, mid, config) + conv_block_params(t, mid, out, config);
         buffers += conv_block_buffers(mid, &config.norm) + conv_block_buffers(out, &config.norm);
-        macs += scale * 27.0 * (cin * mid + mid * out) as f64;
+        // A strided first conv computes at the level's (lower) resolution, as after pooling.
+        macs += scale * t as f64 * (cin * mid + mid * out) as f64;
         scales.push(scale);
         if let Some(k) = config.pool_kernels.get(level) {
             scale /= k.iter().product::<usize>() as f64;
@@ -70,13 +72,14 @@ pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
             .pool_kernels
             .get(level)
             .map_or(1, |k| k.iter().product());
-        params += k * up_in * up + up; // up-conv with bias
-        params += conv_block_params(up + skip, out, &config.norm)
-            + conv_block_params(out, out, &config.norm);
+        params += k * up_in * up + usize::from(config.conv_bias) * up; // up-conv
+        let t = taps(level);
+        params +=
+            conv_block_params(t, up + skip, out, config) + conv_block_params(t, out, out, config);
         buffers += 2 * conv_block_buffers(out, &config.norm);
         // Kernel = stride: every output voxel gets one tap per (in, out) channel pair.
-        macs +=
-            scales[level] * ((up_in * up) as f64 + 27.0 * ((up + skip) * out + out * out) as f64);
+        macs += scales[level]
+            * ((up_in * up) as f64 + t as f64 * ((up + skip) * out + out * out) as f64);
     }
     let head_in = config.decoder_channels(0)[3];
     params += head_in * config.num_classes + config.num_classes;
@@ -98,10 +101,13 @@ pub fn model_stats(config: &UNet3dConfig) -> ModelStats {
 /// 19,075,523 parameters (76.3 MB f32), 1.867 MFLOP/voxel forward`.
 pub fn summary(config: &UNet3dConfig) -> String {
     let stats = model_stats(config);
+    let channels = match &config.stage_channels {
+        Some(f) => format!("channels {f:?}"),
+        None => format!("base {}", config.base_channels),
+    };
     format!(
-        "UNet3d depth {}, base {}, {:?} norm, {:?}, in {}, classes {}, pools {:?}: {} parameters ({:.1} MB f32), {:.3} MFLOP/voxel forward",
+        "UNet3d depth {}, {channels}, {:?} norm, {:?}, in {}, classes {}, pools {:?}: {} parameters ({:.1} MB f32), {:.3} MFLOP/voxel forward",
         config.depth,
-        config.base_channels,
         config.norm,
         config.activation,
         config.in_channels,

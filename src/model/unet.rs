@@ -20,8 +20,8 @@ use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 
-use super::blocks::{DoubleConv, UpBlock};
-use super::config::UNet3dConfig;
+use super::blocks::{ConvSpec, DoubleConv, UpBlock};
+use super::config::{Downsample, UNet3dConfig};
 use super::plan::check_divisible;
 use super::pool::max_pool3d;
 use crate::error::{Error, Result};
@@ -44,31 +44,33 @@ pub struct UNet3d {
     /// Pooling kernel per level [z, y, x] (a constant, not a parameter).
     #[module(skip)]
     pub pool_kernels: Vec<[usize; 3]>,
+    /// Max pooling between levels, or strided first convolutions (a setting).
+    #[module(skip)]
+    pub downsample: Downsample,
 }
 
 impl UNet3dConfig {
     /// Validates the configuration and creates the network with burn's default initialisation.
     pub fn init(&self, device: &Device) -> Result<UNet3d> {
         self.validate()?;
-        let (norm, act, kernels) = (&self.norm, &self.activation, self.kernels);
+        let spec = |level: usize| ConvSpec {
+            norm: self.norm.clone(),
+            activation: self.activation.clone(),
+            kernels: self.kernels,
+            kernel: self.conv_kernel(level),
+            first_stride: self.first_stride(level),
+            bias: self.conv_bias,
+        };
         let encoder = (0..self.depth)
-            .map(|l| DoubleConv::new(self.encoder_channels(l), norm, act, kernels, device))
+            .map(|l| DoubleConv::new(self.encoder_channels(l), &spec(l), device))
             .collect();
-        let bottom = DoubleConv::new(
-            self.encoder_channels(self.depth),
-            norm,
-            act,
-            kernels,
-            device,
-        );
+        let bottom = DoubleConv::new(self.encoder_channels(self.depth), &spec(self.depth), device);
         let decoder = (0..self.depth)
             .map(|l| {
                 UpBlock::new(
                     self.decoder_channels(l),
                     self.pool_kernels[l],
-                    norm,
-                    act,
-                    kernels,
+                    &spec(l),
                     device,
                 )
             })
@@ -93,6 +95,7 @@ impl UNet3dConfig {
             head,
             aux_heads,
             pool_kernels: self.pool_kernels.clone(),
+            downsample: self.downsample.clone(),
         })
     }
 }
@@ -151,14 +154,19 @@ impl UNet3d {
         let mut skips = Vec::with_capacity(self.encoder.len());
         let mut x = x;
         for (level, convs) in self.encoder.iter().enumerate() {
-            let skip = convs.forward(x); // [b, base·2^(l+1), d_l, h_l, w_l]
-            x = max_pool3d(skip.clone(), self.pool_kernels[level]); // [b, ·, d_l/kd, h_l/kh, w_l/kw]
+            let skip = convs.forward(x); // [b, c_l, d_l, h_l, w_l]
+            x = match self.downsample {
+                // [b, c_l, d_l/kd, h_l/kh, w_l/kw]
+                Downsample::MaxPool => max_pool3d(skip.clone(), self.pool_kernels[level]),
+                // The next level's first convolution strides.
+                Downsample::StridedConv => skip.clone(),
+            };
             skips.push(skip);
         }
-        x = self.bottom.forward(x); // [b, base·2^(depth+1), d_depth, h_depth, w_depth]
+        x = self.bottom.forward(x); // [b, c_depth, d_depth, h_depth, w_depth]
         let mut aux = Vec::new(); // deepest level first
         for (level, (up, skip)) in self.decoder.iter().zip(skips).enumerate().rev() {
-            x = up.forward(x, skip); // [b, base·2^(l+1), d_l, h_l, w_l]
+            x = up.forward(x, skip); // [b, c_l, d_l, h_l, w_l]
             if deep
                 && level >= 1
                 && let Some(head) = self.aux_heads.get(level - 1)

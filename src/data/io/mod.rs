@@ -5,6 +5,7 @@
 pub mod dicom;
 mod gzip;
 pub mod nifti;
+pub mod npy;
 pub mod nrrd;
 pub mod voxel;
 
