@@ -7,7 +7,8 @@
 //!   forward and backward) and InstanceNorm + activation as one op with a closed-form backward;
 //! - at the root: [`api`] (checks, the choice of implementation and the fallback to burn's ops),
 //!   [`reference`] (the same computation in burn's ops: what every kernel is tested against),
-//!   [`activation`] (the epilogue's activations).
+//!   [`activation`] (the epilogue's activations), [`reduce`] (multi-axis sums that stay exact on
+//!   wgpu, where burn's long single-axis reductions drop elements).
 //!
 //! Entry points: [`conv3d_fused`], [`conv3d_fused_reference`], [`fold_batchnorm`],
 //! [`KernelChoice`] and [`ConvImpl`]; `unet3d bench` ([`crate::bench`]) times them against burn's
@@ -17,6 +18,7 @@
 pub mod activation;
 pub mod api;
 pub mod cpu;
+pub mod reduce;
 pub mod reference;
 pub mod selfcheck;
 pub mod wgsl;

@@ -41,8 +41,8 @@ impl NormLayer {
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         match self {
-            NormLayer::Batch(bn) => bn.forward(x),
-            NormLayer::Instance(inorm) => inorm.forward(x),
+            NormLayer::Batch(bn) => super::norm::batch_norm(bn, x),
+            NormLayer::Instance(inorm) => super::norm::instance_norm(inorm, x),
             NormLayer::Identity(_) => x,
         }
     }

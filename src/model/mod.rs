@@ -6,6 +6,7 @@
 
 pub mod blocks;
 pub mod config;
+pub mod norm;
 pub mod plan;
 pub mod pool;
 pub mod stats;
@@ -14,6 +15,8 @@ pub mod upsample;
 
 #[cfg(test)]
 mod gradcheck;
+#[cfg(test)]
+mod norm_tests;
 #[cfg(test)]
 mod wgsl_equivalence;
 

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
+use crate::kernels::reduce::{sum_all, sum_axes};
 use crate::model::UNet3d;
 use crate::run::config::LossConfig;
 use burn::tensor::activation::{log_softmax, softmax};
@@ -186,8 +187,8 @@ fn cross_entropy(
     let w = Tensor::<5>::from_data(TensorData::new(weights, [1, classes, 1, 1, 1]), device);
     let weighted_onehot = t.onehot.clone() * w;
     let voxel_weight = weighted_onehot.clone().sum_dim(1);
-    let nll = -(weighted_onehot * logp).sum();
-    nll / voxel_weight.sum().add_scalar(1e-8)
+    let nll = -sum_all(weighted_onehot * logp);
+    nll / sum_all(voxel_weight).add_scalar(1e-8)
 }
 
 fn soft_dice_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Tensor<1> {
@@ -196,9 +197,9 @@ fn soft_dice_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Tensor<1>
     let g = t.onehot.clone();
     let reduce = |x: Tensor<5>| -> Tensor<2> {
         if cfg.batch_dice {
-            x.sum_dims_squeeze::<1, _>(&[0, 2, 3, 4]).reshape([1, c])
+            sum_axes(x, &[0, 2, 3, 4]).reshape([1, c])
         } else {
-            x.sum_dims_squeeze::<2, _>(&[2, 3, 4])
+            sum_axes(x, &[2, 3, 4]).reshape([b, c])
         }
     };
     let inter = reduce(probs.clone() * g.clone());
