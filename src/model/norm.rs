@@ -51,9 +51,17 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<5>) -> Tensor<5> {
     let m = norm.momentum;
     let running_mean = norm.running_mean.value_sync().to_device(&device);
     let running_var = norm.running_var.value_sync().to_device(&device);
-    norm.running_mean
-        .update(running_mean.mul_scalar(1.0 - m).add(batch_mean.mul_scalar(m)).detach());
-    norm.running_var
-        .update(running_var.mul_scalar(1.0 - m).add(batch_var.mul_scalar(m)).detach());
+    norm.running_mean.update(
+        running_mean
+            .mul_scalar(1.0 - m)
+            .add(batch_mean.mul_scalar(m))
+            .detach(),
+    );
+    norm.running_var.update(
+        running_var
+            .mul_scalar(1.0 - m)
+            .add(batch_var.mul_scalar(m))
+            .detach(),
+    );
     y * per_channel(norm.gamma.val()) + per_channel(norm.beta.val())
 }
