@@ -18,7 +18,7 @@ use crate::data::Image;
 use crate::data::labels::argmax;
 use crate::error::{Error, Result};
 use crate::infer::predict::Timings;
-use crate::model::UNet3d;
+use crate::model::{UNet3d, UNet3dConfig};
 use crate::util::{fsio, limits};
 
 /// The checkpoint nnU-Net predicts with by default (`-chk`).
@@ -133,19 +133,7 @@ impl NnunetModel {
             .collect();
         let chosen = choose_folds(path, available, folds)?;
         let plan = read_plan(path, &chosen[0].1)?;
-        let mut config = plan.model.clone();
-        config.kernels = backend.kernels_for(config.kernels);
-        let mut nets = Vec::new();
-        for (fold, ckpt) in &chosen {
-            nets.push((fold.clone(), load_network(ckpt, &config, &backend.device)?));
-        }
-        Ok(NnunetModel {
-            plan,
-            folds: nets,
-            source: path.to_path_buf(),
-            weights: chosen.into_iter().map(|(_, p)| p).collect(),
-            device: backend.device.clone(),
-        })
+        Self::assemble(plan, path, chosen, backend, load_network)
     }
 
     /// A run folder from `unet3d import nnunet`: `nnunet.json` and burnpack weights per fold.
@@ -170,19 +158,30 @@ impl NnunetModel {
             .filter(|(_, w)| w.is_file())
             .collect();
         let chosen = choose_folds(path, available, folds)?;
+        Self::assemble(plan, path, chosen, backend, |weights, config, device| {
+            UNet3d::load(config, weights, device)
+        })
+    }
+
+    /// The model of `plan` with each chosen fold's network read by `load` (weights file, network
+    /// config with the backend's kernel choice, device).
+    fn assemble(
+        plan: NnunetPlan,
+        source: &Path,
+        chosen: Vec<(String, PathBuf)>,
+        backend: &Backend,
+        load: impl Fn(&Path, &UNet3dConfig, &Device) -> Result<UNet3d>,
+    ) -> Result<Self> {
         let mut config = plan.model.clone();
         config.kernels = backend.kernels_for(config.kernels);
         let mut nets = Vec::new();
         for (fold, weights) in &chosen {
-            nets.push((
-                fold.clone(),
-                UNet3d::load(&config, weights, &backend.device)?,
-            ));
+            nets.push((fold.clone(), load(weights, &config, &backend.device)?));
         }
         Ok(NnunetModel {
             plan,
             folds: nets,
-            source: path.to_path_buf(),
+            source: source.to_path_buf(),
             weights: chosen.into_iter().map(|(_, p)| p).collect(),
             device: backend.device.clone(),
         })
