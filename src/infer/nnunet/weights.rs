@@ -216,23 +216,23 @@ impl Mapper<'_> {
     }
 
     fn conv(&mut self, prefix: &str, conv: &mut Conv3d) -> Result<()> {
-        conv.weight =
-            Param::from_tensor(self.take(&format!("{prefix}.weight"), conv.weight.dims())?);
-        if let Some(b) = &conv.bias {
-            conv.bias = Some(Param::from_tensor(
-                self.take(&format!("{prefix}.bias"), b.dims())?,
-            ));
-        }
-        Ok(())
+        self.weight_and_bias(prefix, &mut conv.weight, &mut conv.bias)
     }
 
     fn conv_transpose(&mut self, prefix: &str, conv: &mut ConvTranspose3d) -> Result<()> {
-        conv.weight =
-            Param::from_tensor(self.take(&format!("{prefix}.weight"), conv.weight.dims())?);
-        if let Some(b) = &conv.bias {
-            conv.bias = Some(Param::from_tensor(
-                self.take(&format!("{prefix}.bias"), b.dims())?,
-            ));
+        self.weight_and_bias(prefix, &mut conv.weight, &mut conv.bias)
+    }
+
+    /// `{prefix}.weight` and, where the layer has one, `{prefix}.bias`.
+    fn weight_and_bias(
+        &mut self,
+        prefix: &str,
+        weight: &mut Param<Tensor<5>>,
+        bias: &mut Option<Param<Tensor<1>>>,
+    ) -> Result<()> {
+        *weight = Param::from_tensor(self.take(&format!("{prefix}.weight"), weight.dims())?);
+        if let Some(b) = bias {
+            *b = Param::from_tensor(self.take(&format!("{prefix}.bias"), b.dims())?);
         }
         Ok(())
     }
