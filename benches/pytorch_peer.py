@@ -4,6 +4,7 @@ ratio between the two can be stated honestly. Optional: needs `pip install torch
 enough); unet3d itself never calls it.
 
     python3 benches/pytorch_peer.py [--device cpu|cuda|mps] [--reps 5] [--threads N] [--out DIR]
+    python3 benches/pytorch_peer.py --bench-json BENCHDIR/bench.json [--threads N]   # the network unet3d timed
 
 The network matches unet3d's `demo` preset after its pooling plan (in 1, 3 classes, depth 3, base 8,
 InstanceNorm (affine), LeakyReLU 0.01, pooling [1,2,2], [2,2,2], [2,2,2], up-convolution with
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 BASE, DEPTH, CLASSES = 8, 3, 3
 POOLS = [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
 PATCH, BATCH, WINDOW_BATCH = (16, 40, 40), 2, 2
+TRAIN_PATCH = PATCH  # the training step's patch (PATCH: the forward's and the sliding window's)
 CONVS = [(1, 32, 32, 32, 32), (1, 32, 16, 64, 64), (1, 64, 16, 16, 16)]
 VOLUME = (24, 192, 192)
 
@@ -132,6 +134,40 @@ def soft_dice_ce(logits, labels):
     return ce + 1 - dice.mean()
 
 
+def take_bench_json(path):
+    """Sets the network and shapes to those `unet3d bench` timed (its bench.json `planned_train`:
+    the preset after its pooling plan; `config.conv`, `config.volume`). Returns the up-conv width
+    and the differences that remain between the two networks."""
+    global BASE, DEPTH, CLASSES, POOLS, PATCH, TRAIN_PATCH, BATCH, WINDOW_BATCH, CONVS, VOLUME
+    with open(path) as f:
+        run = json.load(f)
+    train = run.get("planned_train")
+    if train is None:
+        raise SystemExit(f"{path}: no planned_train (written by an older unet3d bench); rerun the bench")
+    model = train["model"]
+    for key in ("stage_channels", "conv_kernels"):
+        if model.get(key) is not None:
+            raise SystemExit(f"{path}: model.{key} is set; this peer builds only the Cicek channel plan")
+    if model.get("downsample", "MaxPool") != "MaxPool" or model.get("in_channels", 1) != 1:
+        raise SystemExit(f"{path}: only max pooling and one input channel are rebuilt here")
+    BASE, DEPTH, CLASSES = model["base_channels"], model["depth"], model["num_classes"]
+    POOLS = [tuple(p) for p in model["pool_kernels"]]
+    PATCH, WINDOW_BATCH = tuple(train["inference"]["patch"]), train["inference"]["batch"]
+    TRAIN_PATCH, BATCH = tuple(train["sampler"]["patch"]), train["sampler"]["batch_size"]
+    CONVS = [tuple(c) for c in run["config"]["conv"]]
+    VOLUME = tuple(run["config"]["volume"])
+    notes = []
+    if model.get("norm") != "Instance":
+        notes.append(f"unet3d uses {model.get('norm')} norm, this peer InstanceNorm")
+    if model.get("deep_supervision"):
+        notes.append("unet3d's training step also runs and backpropagates the deep-supervision heads; "
+                     "this peer has none")
+    if train["inference"].get("mirror_axes"):
+        notes.append("unet3d's sliding window mirrors (TTA); this peer does not")
+    up_conv = "skip" if model.get("up_conv_width") == "Skip" else "keep"
+    return up_conv, notes
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -140,7 +176,17 @@ def main():
     ap.add_argument("--volume", default=",".join(map(str, VOLUME)))
     ap.add_argument("--out", default="bench-torch")
     ap.add_argument("--up-conv", choices=["skip", "keep"], default="skip")
+    ap.add_argument("--bench-json", help="unet3d bench's bench.json: time exactly the network, patches, "
+                    "batches, conv shapes and volume it timed (overrides --up-conv and --volume)")
     a = ap.parse_args()
+    notes = []
+    if a.bench_json:
+        a.up_conv, notes = take_bench_json(a.bench_json)
+        a.volume = ",".join(map(str, VOLUME))
+        print(f"from {a.bench_json}: base {BASE}, depth {DEPTH}, pools {POOLS}, up-conv {a.up_conv}, "
+              f"patch {PATCH} (training {TRAIN_PATCH}), batch {BATCH}, window batch {WINDOW_BATCH}, volume {VOLUME}")
+        for n in notes:
+            print("note:", n)
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
@@ -183,8 +229,9 @@ def main():
 
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=3e-5)
-    xb = torch.randn(BATCH, 1, *PATCH, device=dev)
-    labels = torch.randint(0, CLASSES, (BATCH, *PATCH), device=dev)
+    xb = torch.randn(BATCH, 1, *TRAIN_PATCH, device=dev)
+    labels = torch.randint(0, CLASSES, (BATCH, *TRAIN_PATCH), device=dev)
+    tvox = math.prod(TRAIN_PATCH)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -193,7 +240,7 @@ def main():
         opt.step()
 
     first, s = measure(dev, a.reps, step)
-    row("training step", [BATCH, 1, *PATCH], 3 * fpv * vox * BATCH, vox * BATCH, first, s)
+    row("training step", [BATCH, 1, *TRAIN_PATCH], 3 * fpv * tvox * BATCH, tvox * BATCH, first, s)
 
     model.eval()
     image = torch.randn(1, 1, *volume, device=dev)
@@ -229,6 +276,8 @@ def main():
 
     os.makedirs(a.out, exist_ok=True)
     meta = dict(torch=torch.__version__, device=str(dev), threads=torch.get_num_threads(), up_conv=a.up_conv,
+                bench_json=a.bench_json, base=BASE, depth=DEPTH, pools=POOLS, patch=PATCH,
+                train_patch=TRAIN_PATCH, batch=BATCH, window_batch=WINDOW_BATCH, notes=notes,
                 python=platform.python_version(), machine=platform.processor() or platform.machine())
     with open(os.path.join(a.out, "bench-torch.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=2)

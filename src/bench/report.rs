@@ -10,6 +10,7 @@ use super::workloads::WorkloadResult;
 use crate::error::{Error, Result};
 use crate::plot::bar::{BarChart, BarGroup};
 use crate::plot::chart::series_color;
+use crate::run::TrainConfig;
 use crate::util::fsio;
 
 /// One (target, workload) measurement, or why it failed.
@@ -69,6 +70,11 @@ impl Machine {
 pub struct BenchRun {
     pub machine: Machine,
     pub config: BenchConfig,
+    /// The preset's training config after its pooling plan: exactly the network, patches and
+    /// batches the U-Net workloads timed (what `benches/pytorch_peer.py --bench-json` rebuilds).
+    /// `None` in files written before it was recorded.
+    #[serde(default)]
+    pub planned_train: Option<TrainConfig>,
     /// Target label the speed-ups are relative to.
     pub baseline: String,
     pub rows: Vec<BenchRow>,

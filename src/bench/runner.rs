@@ -39,6 +39,7 @@ pub fn run_bench(
     let mut run = BenchRun {
         machine: Machine::detect(),
         config: cfg.clone(),
+        planned_train: Some(super::workloads::planned(cfg, cfg.train.model.kernels)?),
         baseline: base,
         rows: Vec::new(),
         total_s: 0.0,

@@ -40,7 +40,7 @@ fn random(rng: &mut Rng, dims: &[usize], scale: f64) -> TensorData {
 }
 
 /// The preset's training config with its pooling plan applied and the target's kernels.
-fn planned(cfg: &BenchConfig, kernels: KernelChoice) -> Result<TrainConfig> {
+pub(super) fn planned(cfg: &BenchConfig, kernels: KernelChoice) -> Result<TrainConfig> {
     let mut tc = cfg.train.clone();
     tc.model.kernels = kernels;
     let spacing = tc.preprocess.target_spacing.unwrap_or([0.6, 0.6, 3.6]);
