@@ -15,13 +15,7 @@ use unet3d::run::{CvDir, TrainConfig};
 
 /// Five small phantoms: 3 train and 1 validation (the cross-validated cases), 1 test.
 fn dataset(dir: &Path) -> Dataset {
-    let cfg = PhantomConfig {
-        matrix: 48,
-        dx_slices: [12, 12],
-        t3_slices: [12, 12],
-        z_subsamples: 1,
-        ..PhantomConfig::default()
-    };
+    let cfg = PhantomConfig::small();
     synth_dataset(&dir.join("data"), 5, 21, &cfg).unwrap()
 }
 

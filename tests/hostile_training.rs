@@ -13,13 +13,7 @@ use unet3d::data::synth::synth_dataset;
 /// Four small phantoms (2 train, 1 validation, 1 test) under `dir`.
 fn dataset(dir: &Path) -> PathBuf {
     let data = dir.join("data");
-    let cfg = PhantomConfig {
-        matrix: 48,
-        dx_slices: [12, 12],
-        t3_slices: [12, 12],
-        z_subsamples: 1,
-        ..PhantomConfig::default()
-    };
+    let cfg = PhantomConfig::small();
     synth_dataset(&data, 4, 11, &cfg).unwrap();
     data
 }

@@ -23,13 +23,7 @@ fn the_version_1_run_folder_loads_and_predicts() {
     assert_eq!(run.info.label_names.len(), 3);
     assert!(run.weights.ends_with("checkpoints/last"));
     let predictor = Predictor::load(&fixture(), &Backend::flex()).unwrap();
-    let cfg = PhantomConfig {
-        matrix: 48,
-        dx_slices: [12, 12],
-        t3_slices: [12, 12],
-        z_subsamples: 1,
-        ..PhantomConfig::default()
-    };
+    let cfg = PhantomConfig::small();
     let (image, _) = make_phantom(&cfg, 3, 0);
     let (labels, _) = predictor
         .predict(&image, &PredictOptions::default())

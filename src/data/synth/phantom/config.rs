@@ -48,6 +48,18 @@ impl Default for PhantomConfig {
 }
 
 impl PhantomConfig {
+    /// Small phantoms for tests: a 48-voxel matrix and 12 slices in both scanner styles, without
+    /// slice sub-sampling (a fraction of a second each).
+    pub fn small() -> Self {
+        PhantomConfig {
+            matrix: 48,
+            dx_slices: [12, 12],
+            t3_slices: [12, 12],
+            z_subsamples: 1,
+            ..PhantomConfig::default()
+        }
+    }
+
     /// Checks the settings; the message names the bad field and value.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::config(format!("phantom config: {msg}")));
