@@ -5,6 +5,7 @@ enough); unet3d itself never calls it.
 
     python3 benches/pytorch_peer.py [--device cpu|cuda|mps] [--reps 5] [--threads N] [--out DIR]
     python3 benches/pytorch_peer.py --bench-json BENCHDIR/bench.json [--threads N]   # the network unet3d timed
+    python3 benches/pytorch_peer.py --bench-json BENCHDIR/bench.json --profile      # + per-op tables, side by side
 
 The network matches unet3d's `demo` preset after its pooling plan (in 1, 3 classes, depth 3, base 8,
 InstanceNorm (affine), LeakyReLU 0.01, pooling [1,2,2], [2,2,2], [2,2,2], up-convolution with
@@ -25,12 +26,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import pytorch_profile
+
 BASE, DEPTH, CLASSES = 8, 3, 3
 POOLS = [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
 PATCH, BATCH, WINDOW_BATCH = (16, 40, 40), 2, 2
 TRAIN_PATCH = PATCH  # the training step's patch (PATCH: the forward's and the sliding window's)
 CONVS = [(1, 32, 32, 32, 32), (1, 32, 16, 64, 64), (1, 64, 16, 16, 16)]
 VOLUME = (24, 192, 192)
+DEEP = False  # deep-supervision heads in the training step (set from --bench-json)
 
 
 def block(cin, cout):
@@ -53,7 +57,7 @@ def up_out(up, skip, up_conv):
 class UNet3d(nn.Module):
     """Cicek et al. 2016 channel plan: level l goes to BASE*2^l, then BASE*2^(l+1)."""
 
-    def __init__(self, up_conv):
+    def __init__(self, up_conv, deep=False):
         super().__init__()
         enc = lambda l: (1 if l == 0 else BASE * 2**l, BASE * 2**l, BASE * 2 ** (l + 1))
         self.encoder = nn.ModuleList(double(*enc(l)) for l in range(DEPTH))
@@ -66,17 +70,25 @@ class UNet3d(nn.Module):
             self.ups.append(nn.ConvTranspose3d(up, u, POOLS[l], stride=POOLS[l]))
             self.decoder.append(double(u + skip, skip, skip))
         self.head = nn.Conv3d(BASE * 2, CLASSES, 1)
+        # Deep-supervision heads on the decoder outputs of levels 1 .. DEPTH-1 (as unet3d's), used
+        # by the training step only.
+        self.aux = nn.ModuleList(nn.Conv3d(BASE * 2 ** (l + 1), CLASSES, 1) for l in range(1, DEPTH)) \
+            if deep else nn.ModuleList()
 
-    def forward(self, x):
+    def forward(self, x, deep=False):
         skips = []
         for l, convs in enumerate(self.encoder):
             x = convs(x)
             skips.append(x)
             x = F.max_pool3d(x, POOLS[l])
         x = self.bottom(x)
+        aux = []
         for l in reversed(range(DEPTH)):
             x = self.decoder[l](torch.cat([self.ups[l](x), skips[l]], 1))
-        return self.head(x)
+            if deep and l >= 1 and len(self.aux) >= l:
+                aux.append(self.aux[l - 1](x))
+        out = self.head(x)
+        return [out] + aux[::-1] if deep else out
 
 
 def unet_flops_per_voxel(up_conv):
@@ -134,6 +146,19 @@ def soft_dice_ce(logits, labels):
     return ce + 1 - dice.mean()
 
 
+def deep_supervision_loss(outputs, labels):
+    """unet3d's deep-supervision loss: the loss of every output against the labels at its
+    resolution (the centre voxel of each block), weights halving per level and summing to 1."""
+    raw = [0.5 ** i for i in range(len(outputs))]
+    total, f = 0.0, [1, 1, 1]
+    for level, (logits, w) in enumerate(zip(outputs, raw)):
+        if level > 0:
+            f = [f[a] * POOLS[level - 1][a] for a in range(3)]
+        lab = labels[:, f[0] // 2::f[0], f[1] // 2::f[1], f[2] // 2::f[2]]
+        total = total + soft_dice_ce(logits, lab) * (w / sum(raw))
+    return total
+
+
 def take_bench_json(path):
     """Sets the network and shapes to those `unet3d bench` timed (its bench.json `planned_train`:
     the preset after its pooling plan; `config.conv`, `config.volume`). Returns the up-conv width
@@ -159,9 +184,8 @@ def take_bench_json(path):
     notes = []
     if model.get("norm") != "Instance":
         notes.append(f"unet3d uses {model.get('norm')} norm, this peer InstanceNorm")
-    if model.get("deep_supervision"):
-        notes.append("unet3d's training step also runs and backpropagates the deep-supervision heads; "
-                     "this peer has none")
+    global DEEP
+    DEEP = bool(model.get("deep_supervision"))
     if train["inference"].get("mirror_axes"):
         notes.append("unet3d's sliding window mirrors (TTA); this peer does not")
     up_conv = "skip" if model.get("up_conv_width") == "Skip" else "keep"
@@ -178,9 +202,15 @@ def main():
     ap.add_argument("--up-conv", choices=["skip", "keep"], default="skip")
     ap.add_argument("--bench-json", help="unet3d bench's bench.json: time exactly the network, patches, "
                     "batches, conv shapes and volume it timed (overrides --up-conv and --volume)")
+    ap.add_argument("--profile", action="store_true", help="also time every op of the forward, the training "
+                    "step and the sliding window (as `unet3d bench --profile`); with --bench-json from a "
+                    "profiled unet3d run, print the two side by side")
     a = ap.parse_args()
     notes = []
+    bench_run = None
     if a.bench_json:
+        with open(a.bench_json) as f:
+            bench_run = json.load(f)
         a.up_conv, notes = take_bench_json(a.bench_json)
         a.volume = ",".join(map(str, VOLUME))
         print(f"from {a.bench_json}: base {BASE}, depth {DEPTH}, pools {POOLS}, up-conv {a.up_conv}, "
@@ -218,7 +248,7 @@ def main():
             first, s)
 
     fpv = unet_flops_per_voxel(a.up_conv)
-    model = UNet3d(a.up_conv).to(dev)
+    model = UNet3d(a.up_conv, DEEP).to(dev)
     vox = math.prod(PATCH)
     x = torch.randn(WINDOW_BATCH, 1, *PATCH, device=dev)
     model.eval()
@@ -235,7 +265,8 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        soft_dice_ce(model(xb), labels).backward()
+        loss = deep_supervision_loss(model(xb, True), labels) if DEEP else soft_dice_ce(model(xb), labels)
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
         opt.step()
 
@@ -255,24 +286,69 @@ def main():
     starts = [window_starts(volume[i], PATCH[i]) for i in range(3)]
     windows = [(z, y, x_) for z in starts[0] for y in starts[1] for x_ in starts[2]]
 
-    def sliding():
+    def sliding(laps=None):
+        # laps: phase -> seconds, the phases of unet3d's profile (None: not timed)
+        clock = [time.perf_counter()]
+
+        def lap(name):
+            if laps is not None:
+                sync(dev)
+                now = time.perf_counter()
+                laps[name] = laps.get(name, 0.0) + now - clock[0]
+                clock[0] = now
+
         acc = torch.zeros(CLASSES, *volume, device=dev)
         norm = torch.zeros(volume, device=dev)
+        lap("pad and allocate")
         with torch.no_grad():
             for i in range(0, len(windows), WINDOW_BATCH):
                 chunk = windows[i:i + WINDOW_BATCH]
                 xs = torch.cat([image[..., z:z + PATCH[0], y:y + PATCH[1], x_:x_ + PATCH[2]]
                                 for z, y, x_ in chunk])
+                lap("window extraction")
                 probs = model(xs).softmax(1)
+                lap("network, softmax, read back")
                 for (z, y, x_), p in zip(chunk, probs):
                     sl = (slice(z, z + PATCH[0]), slice(y, y + PATCH[1]), slice(x_, x_ + PATCH[2]))
                     acc[(slice(None),) + sl] += p * g
                     norm[sl] += g
-        return acc / norm
+                lap("weighting and accumulation")
+            out = acc / norm
+        lap("normalise and crop back")
+        return out
 
     first, s = measure(dev, a.reps, sliding)
     row("sliding window", list(volume) + [len(windows)], fpv * vox * len(windows),
         math.prod(volume), first, s)
+
+    profile = None
+    if a.profile:
+        def sliding_phases():
+            runs = []
+            for i in range(a.reps + 1):
+                laps = {}
+                sliding(laps)
+                if i > 0:
+                    runs.append(laps)
+            ops = [dict(op=n, shape="", seconds=statistics.median(r[n] for r in runs)) for n in runs[0]]
+            return dict(name=f"sliding window {list(volume)}, phases", ops=ops,
+                        whole_s=statistics.median(sum(r.values()) for r in runs))
+
+        def opt_step():
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        loss_fn = deep_supervision_loss if DEEP else soft_dice_ce
+        profile = pytorch_profile.profile(model, POOLS, DEEP, lambda: sync(dev), a.reps,
+                                          torch.randn(WINDOW_BATCH, 1, *PATCH, device=dev), xb, labels,
+                                          loss_fn, opt_step, sliding_phases)
+        print()
+        print(pytorch_profile.markdown(profile, f"PyTorch {torch.__version__} {dev}, "
+                                                f"{torch.get_num_threads()} threads"))
+        ours = (bench_run or {}).get("profiles") or []
+        if ours:
+            print(pytorch_profile.side_by_side(ours[0]["sections"], profile))
 
     os.makedirs(a.out, exist_ok=True)
     meta = dict(torch=torch.__version__, device=str(dev), threads=torch.get_num_threads(), up_conv=a.up_conv,
@@ -280,7 +356,7 @@ def main():
                 train_patch=TRAIN_PATCH, batch=BATCH, window_batch=WINDOW_BATCH, notes=notes,
                 python=platform.python_version(), machine=platform.processor() or platform.machine())
     with open(os.path.join(a.out, "bench-torch.json"), "w") as f:
-        json.dump(dict(meta=meta, rows=rows), f, indent=2)
+        json.dump(dict(meta=meta, rows=rows, profile=profile), f, indent=2)
     print(f"\n| case | median s | GFLOP/s |  (torch {torch.__version__}, {dev}, "
           f"{torch.get_num_threads()} threads)\n|---|---:|---:|")
     for r in rows:

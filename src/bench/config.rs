@@ -75,6 +75,10 @@ pub struct BenchConfig {
     pub target_budget_s: Option<f64>,
     /// Seed of the random inputs and weights.
     pub seed: u64,
+    /// Also time every op of the forward, the training step and the sliding window per target
+    /// (`--profile`, see [`super::profile`]).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 impl BenchConfig {
@@ -98,6 +102,7 @@ impl BenchConfig {
             tune_samples: None,
             target_budget_s: None,
             seed: 7,
+            profile: false,
         })
     }
 
@@ -115,6 +120,7 @@ impl BenchConfig {
             tune_samples: None,
             target_budget_s: None,
             seed: 7,
+            profile: false,
         })
     }
 

@@ -4,10 +4,12 @@
 //!
 //! Method: `warmup` untimed calls (the first one's time is reported apart as compile/autotune
 //! time), then `reps` timed calls, each ending with a device sync; median, min and max; throughput
-//! in voxels/s and GFLOP/s from the analytic FLOP counts; speed-up against a baseline row.
+//! in voxels/s and GFLOP/s from the analytic FLOP counts; speed-up against a baseline row. With
+//! `--profile`, where the time goes op by op ([`profile`]).
 
 pub mod config;
 pub mod gpu_report;
+pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod target;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::config::{BenchConfig, Workload};
+use super::profile::Profile;
 use super::workloads::WorkloadResult;
 use crate::error::{Error, Result};
 use crate::plot::bar::{BarChart, BarGroup};
@@ -78,6 +79,9 @@ pub struct BenchRun {
     /// Target label the speed-ups are relative to.
     pub baseline: String,
     pub rows: Vec<BenchRow>,
+    /// Per-op profiles (`--profile`), one per target; empty without it and in older files.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
     pub total_s: f64,
     /// False in the copies saved while the run is still going (after every row).
     #[serde(default = "yes")]
@@ -166,6 +170,10 @@ impl BenchRun {
                     )
                 }
             }
+        }
+        for p in &self.profiles {
+            s += "\n";
+            s += &p.to_markdown();
         }
         if self.finished {
             s += &format!("\ntotal {:.0} s\n", self.total_s);

@@ -42,6 +42,7 @@ pub fn run_bench(
         planned_train: Some(super::workloads::planned(cfg, cfg.train.model.kernels)?),
         baseline: base,
         rows: Vec::new(),
+        profiles: Vec::new(),
         total_s: 0.0,
         finished: false,
     };
@@ -79,6 +80,14 @@ pub fn run_bench(
             run.rows.push(row);
             run.total_s = started.elapsed().as_secs_f64();
             run.compute_speedups();
+            on_row(&run);
+        }
+    }
+    if cfg.profile {
+        for t in targets {
+            eprintln!("{:<40} profiling every op", t.label);
+            run.profiles.push(super::profile::profile(t, cfg)?);
+            run.total_s = started.elapsed().as_secs_f64();
             on_row(&run);
         }
     }

@@ -47,9 +47,15 @@ pub struct BenchArgs {
     /// Conv layer shape `batch,channels,d,h,w` (channels → channels, 3×3×3); repeat for several.
     #[arg(long)]
     pub conv: Vec<String>,
-    /// Sliding-window volume `d,h,w`.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    /// Sliding-window volume `d,h,w` (or `d h w`).
+    #[arg(long, value_delimiter = ',', num_args = 1..=3)]
     pub volume: Option<Vec<usize>>,
+    /// Also profile every op of one U-Net forward, one training step (each op forward + backward,
+    /// and the step's phases) and one sliding-window pass, per target (bench.md and bench.json;
+    /// `benches/pytorch_peer.py --bench-json` prints PyTorch's beside it). Pair it with
+    /// `--workloads unet-forward` for a short run.
+    #[arg(long)]
+    pub profile: bool,
     /// Speed-ups are relative to the first target whose label contains this (default: the first).
     #[arg(long)]
     pub baseline: Option<String>,
@@ -96,8 +102,10 @@ pub fn bench_cmd(a: BenchArgs) -> Result<()> {
             .collect::<Result<_>>()?;
     }
     if let Some(v) = &a.volume {
-        cfg.volume = [v[0], v[1], v[2]];
+        cfg.volume = <[usize; 3]>::try_from(v.as_slice())
+            .map_err(|_| anyhow::anyhow!("--volume {v:?}: expected d,h,w"))?;
     }
+    cfg.profile = a.profile;
     cfg.tune_samples = a.tune_samples;
     cfg.target_budget_s = a.target_budget;
     cfg.validate()?;

@@ -7,6 +7,7 @@
 use crate::backend::guard_device;
 use crate::error::{Error, Result};
 use crate::model::UNet3d;
+use crate::util::phases::PhaseClock;
 pub use crate::run::config::SlidingWindowConfig;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -64,6 +65,22 @@ pub fn predict_probabilities(
     cfg: &SlidingWindowConfig,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
+    let mut clock = PhaseClock::new();
+    predict_probabilities_timed(model, image, dims, classes, cfg, device, &mut clock)
+}
+
+/// [`predict_probabilities`], charging its time to `clock`'s phases: padding, window extraction,
+/// upload, network (forward, softmax and mirroring, until the probabilities are back on the
+/// host), Gaussian-weighted accumulation, and normalisation with the crop back.
+pub fn predict_probabilities_timed(
+    model: &UNet3d,
+    image: &[f32],
+    dims: [usize; 3],
+    classes: usize,
+    cfg: &SlidingWindowConfig,
+    device: &Device,
+    clock: &mut PhaseClock,
+) -> Result<Vec<Vec<f32>>> {
     let n: usize = dims.iter().product();
     if image.len() != n {
         return Err(Error::config(format!(
@@ -99,13 +116,16 @@ pub fn predict_probabilities(
     let mut norm = vec![0f32; pn];
     let [pd, ph, pw] = cfg.patch;
     let patch_len = pd * ph * pw;
+    clock.lap("pad and allocate");
     for chunk in windows.chunks(cfg.batch) {
         let mut input = Vec::with_capacity(chunk.len() * patch_len);
         for w in chunk {
             input.extend(crop(&pad_buf, padded, *w, cfg.patch));
         }
+        clock.lap("window extraction");
         let x =
             Tensor::<5>::from_data(TensorData::new(input, [chunk.len(), 1, pd, ph, pw]), device);
+        clock.lap("upload");
         let advice = format!(
             "use fewer windows per pass (sliding-window batch, now {}) or a smaller patch",
             cfg.batch
@@ -116,6 +136,7 @@ pub fn predict_probabilities(
                 Error::Backend(format!("reading probabilities back from the device: {e:?}"))
             })
         })?;
+        clock.lap("network, softmax, read back");
         if host.len() != chunk.len() * classes * patch_len {
             return Err(Error::config(format!(
                 "model gave {} values per batch, expected {} classes",
@@ -137,14 +158,17 @@ pub fn predict_probabilities(
                 &weight,
             );
         }
+        clock.lap("weighting and accumulation");
     }
-    Ok(acc
+    let out = acc
         .into_iter()
         .map(|a| {
             let a: Vec<f32> = a.iter().zip(&norm).map(|(v, n)| v / n.max(1e-12)).collect();
             crop(&a, padded, offset, dims)
         })
-        .collect())
+        .collect();
+    clock.lap("normalise and crop back");
+    Ok(out)
 }
 
 fn forward_with_mirroring(model: &UNet3d, x: Tensor<5>, axes: &[usize]) -> Tensor<5> {

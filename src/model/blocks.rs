@@ -150,30 +150,18 @@ impl ConvBlock {
     /// conv + bias fused, then the norm and activation (on flex, InstanceNorm and the activation
     /// as one op; elsewhere burn ops).
     fn forward_fused(&self, x: Tensor<5>) -> Tensor<5> {
-        let weight = self.conv.weight.val();
-        let bias = self.conv.bias.as_ref().map(|b| b.val());
         let training = x.device().is_autodiff();
-        let norm_act_fused = kernels::instance_norm_act_supported(&x);
-        let fused = |scale: Option<Tensor<1>>, shift: Option<Tensor<1>>, act| {
-            let (xs, ws, bs) = (x.clone(), weight.clone(), bias.clone());
-            kernels::conv3d_fused_as(
-                self.conv_impl,
-                x,
-                weight,
-                bias,
-                scale.clone(),
-                shift.clone(),
-                act,
-            )
-            .unwrap_or_else(|e| {
-                // An input the decided kernels cannot take (e.g. beyond the adapter's buffer
-                // limit): burn's ops compute the same, slower.
-                warn_fallback(&e);
-                kernels::conv3d_fused_reference(xs, ws, bs, scale, shift, act)
-            })
-        };
+        match self.folded_epilogue(training) {
+            Some((scale, shift)) => self.conv_with(x, scale, shift, self.kernel_activation()),
+            None => self.norm_act(self.conv_only(x)),
+        }
+    }
+
+    /// The per-channel scale and shift that fold this block's norm into the conv's epilogue, when
+    /// the norm needs no statistics of the conv output (none, or BatchNorm at inference).
+    fn folded_epilogue(&self, training: bool) -> Option<(Option<Tensor<1>>, Option<Tensor<1>>)> {
         match &self.norm {
-            NormLayer::Identity(_) => fused(None, None, self.kernel_activation()),
+            NormLayer::Identity(_) => Some((None, None)),
             NormLayer::Batch(bn) if !(training && bn.training.is_enabled()) => {
                 let device = bn.gamma.device();
                 let (scale, shift) = fold_batchnorm(
@@ -183,23 +171,70 @@ impl ConvBlock {
                     bn.running_var.value().to_device(&device),
                     bn.epsilon,
                 );
-                fused(Some(scale), Some(shift), self.kernel_activation())
+                Some((Some(scale), Some(shift)))
             }
+            _ => None,
+        }
+    }
+
+    /// Whether [`forward`](Self::forward) runs the norm and activation inside the conv's
+    /// epilogue (one op) rather than as [`conv_only`](Self::conv_only) then
+    /// [`norm_act`](Self::norm_act) (what the bench's per-layer profile times apart).
+    pub fn fuses_norm(&self, training: bool) -> bool {
+        self.conv_impl != ConvImpl::Builtin && self.folded_epilogue(training).is_some()
+    }
+
+    /// The convolution and its bias alone (the decided implementation).
+    pub fn conv_only(&self, x: Tensor<5>) -> Tensor<5> {
+        match self.conv_impl {
+            ConvImpl::Builtin => self.conv.forward(x),
+            _ => self.conv_with(x, None, None, kernels::Activation::Identity),
+        }
+    }
+
+    /// The normalisation and activation that follow [`conv_only`](Self::conv_only).
+    pub fn norm_act(&self, z: Tensor<5>) -> Tensor<5> {
+        match &self.norm {
             NormLayer::Instance(InstanceNorm {
                 gamma: Some(gamma),
                 beta: Some(beta),
                 epsilon,
                 ..
-            }) if norm_act_fused => {
-                let z = fused(None, None, kernels::Activation::Identity);
+            }) if self.conv_impl != ConvImpl::Builtin
+                && kernels::instance_norm_act_supported(&z) =>
+            {
                 let slope = self.kernel_activation().negative_slope();
                 kernels::instance_norm_act_flex(z, gamma.val(), beta.val(), *epsilon as f32, slope)
             }
-            norm => {
-                let z = fused(None, None, kernels::Activation::Identity);
-                self.activate(norm.forward(z))
-            }
+            norm => self.activate(norm.forward(z)),
         }
+    }
+
+    fn conv_with(
+        &self,
+        x: Tensor<5>,
+        scale: Option<Tensor<1>>,
+        shift: Option<Tensor<1>>,
+        act: kernels::Activation,
+    ) -> Tensor<5> {
+        let weight = self.conv.weight.val();
+        let bias = self.conv.bias.as_ref().map(|b| b.val());
+        let (xs, ws, bs) = (x.clone(), weight.clone(), bias.clone());
+        kernels::conv3d_fused_as(
+            self.conv_impl,
+            x,
+            weight,
+            bias,
+            scale.clone(),
+            shift.clone(),
+            act,
+        )
+        .unwrap_or_else(|e| {
+            // An input the decided kernels cannot take (e.g. beyond the adapter's buffer
+            // limit): burn's ops compute the same, slower.
+            warn_fallback(&e);
+            kernels::conv3d_fused_reference(xs, ws, bs, scale, shift, act)
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use burn::backend::{
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 use super::flex_conv::{contiguous, f32_values, is_flex};
-use super::instance_norm::{self, NormSaved};
+use super::instance_norm::{self, PlaneStats};
 
 /// `leaky_relu(InstanceNorm(x) · gamma + beta, slope)` over each `(sample, channel)` plane of `x`
 /// (`[n, c, d, h, w]`, f32 on a flex device); `slope` 0 is ReLU.
@@ -64,19 +64,20 @@ fn values(t: &FlexTensor) -> Vec<f32> {
     f32_values(&contiguous(t)).to_vec()
 }
 
-/// The forward on flex tensors, with what the backward needs.
+/// The forward on flex tensors, with what the backward needs: the contiguous input (shared, not
+/// copied) and the per-plane statistics.
 fn forward(
     x: &FlexTensor,
     gamma: &[f32],
     beta: &[f32],
     eps: f32,
     slope: f32,
-) -> (FlexTensor, NormSaved) {
+) -> (FlexTensor, FlexTensor, PlaneStats) {
     let shape = x.shape();
     let planes = shape[0] * shape[1];
     let x = contiguous(x);
-    let (y, saved) = instance_norm::forward(f32_values(&x), gamma, beta, planes, eps, slope);
-    (FlexTensor::from_data(TensorData::new(y, shape)), saved)
+    let (y, stats) = instance_norm::forward(f32_values(&x), gamma, beta, planes, eps, slope);
+    (FlexTensor::from_data(TensorData::new(y, shape)), x, stats)
 }
 
 impl InstanceNormActFlexOps for Flex {
@@ -91,10 +92,12 @@ impl InstanceNormActFlexOps for Flex {
     }
 }
 
-/// The backward's state: the forward's saved values, gamma, beta, the slope and `x`'s shape.
+/// The backward's state: the forward's input and statistics, gamma, beta, the slope and `x`'s
+/// shape.
 #[derive(Clone)]
 struct State {
-    saved: Arc<NormSaved>,
+    x: FlexTensor,
+    stats: Arc<PlaneStats>,
     gamma: Arc<Vec<f32>>,
     beta: Arc<Vec<f32>>,
     slope: f32,
@@ -122,8 +125,14 @@ impl Backward<Flex, 3> for InstanceNormActBackward {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = contiguous(&grads.consume::<Flex>(&ops.node));
         let s = ops.state;
-        let (dx, dgamma, dbeta) =
-            instance_norm::backward(f32_values(&dy), &s.saved, &s.gamma, &s.beta, s.slope);
+        let (dx, dgamma, dbeta) = instance_norm::backward(
+            f32_values(&dy),
+            f32_values(&s.x),
+            &s.stats,
+            &s.gamma,
+            &s.beta,
+            s.slope,
+        );
         let c = s.gamma.len();
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, s.shape)));
@@ -153,13 +162,14 @@ impl<C: CheckpointStrategy> InstanceNormActFlexOps for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => {
                 let [x, gamma, beta] = [x, gamma, beta].map(|t| t.into_primitive());
                 let (gamma, beta) = (values(&gamma), values(&beta));
-                let (y, saved) = forward(&x, &gamma, &beta, eps, slope);
+                let (y, x, stats) = forward(&x, &gamma, &beta, eps, slope);
                 let state = State {
-                    saved: Arc::new(saved),
+                    stats: Arc::new(stats),
                     gamma: Arc::new(gamma),
                     beta: Arc::new(beta),
                     slope,
                     shape: x.shape(),
+                    x,
                 };
                 prep.finish(state, y)
             }

@@ -1,0 +1,402 @@
+//! `unet3d bench --profile`: where the time of one U-Net forward, one training step and one
+//! sliding-window pass goes, op by op, on one target at the preset's shapes.
+//!
+//! - **forward**: every op of the inference forward (each conv by its channels and size, its norm
+//!   and activation, pooling, up-convolution, concatenation, head, softmax), each timed alone on
+//!   the input the network gives it;
+//! - **training, per op**: the same ops (with the deep-supervision heads and the loss), each
+//!   timed alone as forward + backward of `sum(op(x))` on the autodiff device;
+//! - **training, phases**: one real step cut into forward, loss, backward, gradient collection
+//!   and optimiser update;
+//! - **sliding window, phases**: one pass over the bench volume, per phase of
+//!   [`predict_probabilities_timed`].
+//!
+//! Op names are those `benches/pytorch_peer.py --bench-json` prints for PyTorch, so the two
+//! tables line up. The sum of the ops against the whole measured call shows what no op accounts
+//! for (framework overhead, autodiff bookkeeping, cache effects between ops).
+
+use burn::optim::GradientsParams;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::config::BenchConfig;
+use super::target::BenchTarget;
+use super::timing::measure;
+use super::workloads::planned;
+use crate::backend::sync;
+use crate::error::Result;
+use crate::infer::sliding_window::predict_probabilities_timed;
+use crate::model::{ConvBlock, Downsample, UNet3d, max_pool3d, up_conv3d};
+use crate::train::loss::deep_supervision_loss;
+use crate::util::phases::PhaseClock;
+use crate::util::rng::Rng;
+use crate::util::stats::median;
+
+/// One op (or phase) and its median seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpTime {
+    pub op: String,
+    /// Input shape `[batch, channels, d, h, w]` (empty for phases).
+    pub shape: String,
+    pub seconds: f64,
+}
+
+/// One table of the profile: its ops and the whole call they are part of, timed as a whole.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileSection {
+    pub name: String,
+    pub ops: Vec<OpTime>,
+    /// Median seconds of the whole call (forward, step, pass) timed as one.
+    pub whole_s: f64,
+}
+
+/// The profile of one target.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Profile {
+    pub target: String,
+    pub sections: Vec<ProfileSection>,
+}
+
+/// Times every op of `cfg`'s preset network on `target` (see the module docs).
+pub fn profile(target: &BenchTarget, cfg: &BenchConfig) -> Result<Profile> {
+    let device = target.backend.device.clone();
+    let tc = planned(cfg, target.kernels)?;
+    let mut rng = Rng::new(cfg.seed);
+    let reps = cfg.reps.max(1);
+    let mut sections = Vec::new();
+
+    // Inference forward, op by op.
+    let model = tc.model.init(&device)?;
+    let [d, h, w] = tc.inference.patch;
+    let x = random(&mut rng, [tc.inference.batch, tc.model.in_channels, d, h, w], &device);
+    let mut timer = OpTimer::new(&device, reps, false);
+    let logits = walk(&model, x.clone(), &mut timer, false)?;
+    timer.time("softmax", &[logits], |t| softmax(t[0].clone(), 1))?;
+    let whole = measure(&device, 1, reps, None, || {
+        let _ = softmax(model.forward(x.clone()), 1);
+        Ok(())
+    })?;
+    sections.push(timer.section("U-Net forward + softmax", whole.median()));
+
+    // Training: each op forward + backward alone, then the phases of one real step.
+    let ad = device.clone().autodiff();
+    let model = tc.model.init(&ad)?;
+    let [d, h, w] = tc.sampler.patch;
+    let b = tc.sampler.batch_size;
+    let x = random(&mut rng, [b, tc.model.in_channels, d, h, w], &ad);
+    let classes = tc.model.num_classes;
+    let labels: Vec<u8> = (0..b * d * h * w)
+        .map(|_| rng.below(classes) as u8)
+        .collect();
+    let mut timer = OpTimer::new(&ad, reps, true);
+    let outputs = walk_deep(&model, x.clone(), &mut timer)?;
+    timer.time_loss(outputs, &labels, &model.pool_kernels, &tc.loss)?;
+    let phases = step_phases(model, &tc, x, &labels, reps)?;
+    let whole_s = phases.iter().map(|p| p.seconds).sum();
+    sections.push(timer.section("training step, each op forward + backward alone", whole_s));
+    sections.push(ProfileSection {
+        name: "training step, phases".into(),
+        ops: phases,
+        whole_s,
+    });
+
+    // Sliding window over the bench volume, by phase.
+    let model = tc.model.init(&device)?;
+    let dims = cfg.volume;
+    let n: usize = dims.iter().product();
+    let image: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    let mut clocks = Vec::new();
+    for i in 0..=reps {
+        let mut clock = PhaseClock::new();
+        predict_probabilities_timed(
+            &model,
+            &image,
+            dims,
+            classes,
+            &tc.inference,
+            &device,
+            &mut clock,
+        )?;
+        if i > 0 {
+            clocks.push(clock); // the first pass is warm-up
+        }
+    }
+    let ops: Vec<OpTime> = clocks[0]
+        .phases()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| OpTime {
+            op: name.to_string(),
+            shape: String::new(),
+            seconds: median(clocks.iter().map(|c| c.phases()[i].1)).unwrap_or(f64::NAN),
+        })
+        .collect();
+    let totals = clocks.iter().map(|c| c.phases().iter().map(|p| p.1).sum());
+    sections.push(ProfileSection {
+        name: format!("sliding window {dims:?}, phases"),
+        ops,
+        whole_s: median(totals).unwrap_or(f64::NAN),
+    });
+    Ok(Profile {
+        target: target.label.clone(),
+        sections,
+    })
+}
+
+fn random(rng: &mut Rng, dims: [usize; 5], device: &Device) -> Tensor<5> {
+    let v: Vec<f32> = (0..dims.iter().product())
+        .map(|_| rng.normal() as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(v, dims), device)
+}
+
+/// Times ops one at a time on the inputs the network gives them: forward only, or (`train`)
+/// forward + backward of `sum(op(x))` with gradients for the inputs and the parameters.
+struct OpTimer {
+    device: Device,
+    reps: usize,
+    train: bool,
+    ops: Vec<OpTime>,
+}
+
+impl OpTimer {
+    fn new(device: &Device, reps: usize, train: bool) -> Self {
+        OpTimer {
+            device: device.clone(),
+            reps,
+            train,
+            ops: Vec::new(),
+        }
+    }
+
+    /// Times `f(inputs)` and returns its output (detached when training, so the next op's
+    /// backward stops at its own input).
+    fn time(
+        &mut self,
+        op: &str,
+        inputs: &[Tensor<5>],
+        f: impl Fn(&[Tensor<5>]) -> Tensor<5>,
+    ) -> Result<Tensor<5>> {
+        let inputs: Vec<Tensor<5>> = if self.train {
+            inputs.iter().map(|t| t.clone().detach().require_grad()).collect()
+        } else {
+            inputs.to_vec()
+        };
+        let train = self.train;
+        let m = measure(&self.device, 1, self.reps, None, || {
+            let y = f(&inputs);
+            if train {
+                let _grads = y.sum().backward();
+            }
+            Ok(())
+        })?;
+        self.ops.push(OpTime {
+            op: op.to_string(),
+            shape: format!("{:?}", inputs[0].dims()),
+            seconds: m.median(),
+        });
+        let y = f(&inputs);
+        Ok(if train { y.detach() } else { y })
+    }
+
+    fn block(&mut self, name: &str, block: &ConvBlock, x: Tensor<5>) -> Result<Tensor<5>> {
+        let [ci, co] = [block.conv.weight.dims()[1], block.conv.weight.dims()[0]];
+        let k = block.conv.weight.dims()[2..].to_vec();
+        let conv = format!("{name} conv {ci}->{co} k{}", kernel_name(&k));
+        if block.fuses_norm(self.train) {
+            return self.time(&format!("{conv} + norm + act (fused)"), &[x], |t| {
+                block.forward(t[0].clone())
+            });
+        }
+        let z = self.time(&conv, &[x], |t| block.conv_only(t[0].clone()))?;
+        self.time(&format!("{name} norm + act"), &[z], |t| {
+            block.norm_act(t[0].clone())
+        })
+    }
+
+    fn time_loss(
+        &mut self,
+        outputs: Vec<Tensor<5>>,
+        labels: &[u8],
+        pool_kernels: &[[usize; 3]],
+        cfg: &crate::run::config::LossConfig,
+    ) -> Result<()> {
+        let shape = format!("{:?}", outputs[0].dims());
+        let outputs: Vec<Tensor<5>> = outputs
+            .into_iter()
+            .map(|t| t.detach().require_grad())
+            .collect();
+        let n = outputs.len();
+        let m = measure(&self.device, 1, self.reps, None, || {
+            let loss = deep_supervision_loss(outputs.clone(), labels, pool_kernels, cfg)?;
+            let _grads = loss.total.backward();
+            Ok(())
+        })?;
+        self.ops.push(OpTime {
+            op: format!("loss (CE + Dice, {n} outputs)"),
+            shape,
+            seconds: m.median(),
+        });
+        Ok(())
+    }
+
+    fn section(self, name: &str, whole_s: f64) -> ProfileSection {
+        ProfileSection {
+            name: name.into(),
+            ops: self.ops,
+            whole_s,
+        }
+    }
+}
+
+fn kernel_name(k: &[usize]) -> String {
+    if k.iter().all(|&v| v == k[0]) {
+        k[0].to_string()
+    } else {
+        k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("x")
+    }
+}
+
+/// The network's forward, op by op (the full-resolution logits).
+fn walk(model: &UNet3d, x: Tensor<5>, t: &mut OpTimer, deep: bool) -> Result<Tensor<5>> {
+    Ok(walk_outputs(model, x, t, deep)?.swap_remove(0))
+}
+
+fn walk_deep(model: &UNet3d, x: Tensor<5>, t: &mut OpTimer) -> Result<Vec<Tensor<5>>> {
+    walk_outputs(model, x, t, true)
+}
+
+/// As [`UNet3d::forward_deep`] (or `forward` without `deep`), timing each op.
+fn walk_outputs(
+    model: &UNet3d,
+    x: Tensor<5>,
+    t: &mut OpTimer,
+    deep: bool,
+) -> Result<Vec<Tensor<5>>> {
+    model.check_input(x.dims())?;
+    let mut x = x;
+    let mut skips = Vec::new();
+    for (l, convs) in model.encoder.iter().enumerate() {
+        x = t.block(&format!("enc{l}.1"), &convs.first, x)?;
+        x = t.block(&format!("enc{l}.2"), &convs.second, x)?;
+        skips.push(x.clone());
+        if model.downsample == Downsample::MaxPool {
+            let k = model.pool_kernels[l];
+            x = t.time(&format!("enc{l} max pool {}", kernel_name(&k)), &[x], |v| {
+                max_pool3d(v[0].clone(), k)
+            })?;
+        }
+    }
+    x = t.block("bottom.1", &model.bottom.first, x)?;
+    x = t.block("bottom.2", &model.bottom.second, x)?;
+    let mut aux = Vec::new();
+    for (l, (up, skip)) in model.decoder.iter().zip(skips).enumerate().rev() {
+        let [ci, co] = [up.up.weight.dims()[0], up.up.weight.dims()[1]];
+        let k = kernel_name(&up.up.weight.dims()[2..]);
+        x = t.time(&format!("dec{l} up-conv {ci}->{co} k{k}"), &[x], |v| {
+            let bias = up.up.bias.as_ref().map(|b| b.val());
+            up_conv3d(v[0].clone(), up.up.weight.val(), bias)
+        })?;
+        x = t.time(&format!("dec{l} concat"), &[x, skip], |v| {
+            Tensor::cat(v.to_vec(), 1)
+        })?;
+        x = t.block(&format!("dec{l}.1"), &up.convs.first, x)?;
+        x = t.block(&format!("dec{l}.2"), &up.convs.second, x)?;
+        if deep
+            && l >= 1
+            && let Some(head) = model.aux_heads.get(l - 1)
+        {
+            aux.push(t.time(&format!("dec{l} aux head"), &[x.clone()], |v| {
+                head.forward(v[0].clone())
+            })?);
+        }
+    }
+    let mut outputs = vec![t.time("head 1x1x1", &[x], |v| model.head.forward(v[0].clone()))?];
+    outputs.extend(aux.into_iter().rev());
+    Ok(outputs)
+}
+
+/// One real training step, repeated, cut into phases (each ending in a device sync).
+fn step_phases(
+    model: UNet3d,
+    tc: &crate::run::TrainConfig,
+    x: Tensor<5>,
+    labels: &[u8],
+    reps: usize,
+) -> Result<Vec<OpTime>> {
+    let device = x.device();
+    let mut optim = tc.optim.init();
+    let mut model = Some(model);
+    let names = ["forward", "loss", "backward", "collect gradients", "optimiser update"];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for i in 0..=reps {
+        let current = model.take().expect("the model is put back after every step");
+        let mut lap = {
+            let mut last = std::time::Instant::now();
+            let device = device.clone();
+            move || {
+                sync(&device);
+                let now = std::time::Instant::now();
+                let dt = now.duration_since(last).as_secs_f64();
+                last = now;
+                dt
+            }
+        };
+        let mut laps = Vec::new();
+        current.check_input(x.dims())?;
+        let outputs = current.forward_deep(x.clone());
+        laps.push(lap());
+        let loss = deep_supervision_loss(outputs, labels, &current.pool_kernels, &tc.loss)?.total;
+        laps.push(lap());
+        let grads = loss.backward();
+        laps.push(lap());
+        let grads = GradientsParams::from_grads(grads, &current);
+        laps.push(lap());
+        model = Some(optim.step(tc.optim.lr, current, grads));
+        laps.push(lap());
+        if i > 0 {
+            for (s, l) in samples.iter_mut().zip(laps) {
+                s.push(l);
+            }
+        }
+    }
+    Ok(names
+        .iter()
+        .zip(samples)
+        .map(|(n, s)| OpTime {
+            op: n.to_string(),
+            shape: String::new(),
+            seconds: median(s.into_iter()).unwrap_or(f64::NAN),
+        })
+        .collect())
+}
+
+impl Profile {
+    /// One Markdown table per section: op, input shape, median seconds, share of the sum; then
+    /// the sum and the whole call timed as one.
+    pub fn to_markdown(&self) -> String {
+        let mut md = format!("### Profile: {}\n", self.target);
+        for s in &self.sections {
+            let sum: f64 = s.ops.iter().map(|o| o.seconds).sum();
+            md += &format!(
+                "\n**{}**\n\n| op | input | median s | share |\n|---|---|---:|---:|\n",
+                s.name
+            );
+            for o in &s.ops {
+                md += &format!(
+                    "| {} | {} | {:.5} | {:.1} % |\n",
+                    o.op,
+                    o.shape,
+                    o.seconds,
+                    100.0 * o.seconds / sum
+                );
+            }
+            md += &format!(
+                "| **sum of the above** | | {sum:.5} | |\n| **whole, timed as one** | | {:.5} | |\n",
+                s.whole_s
+            );
+        }
+        md
+    }
+}
