@@ -69,7 +69,11 @@ pub fn profile(target: &BenchTarget, cfg: &BenchConfig) -> Result<Profile> {
     // Inference forward, op by op.
     let model = tc.model.init(&device)?;
     let [d, h, w] = tc.inference.patch;
-    let x = random(&mut rng, [tc.inference.batch, tc.model.in_channels, d, h, w], &device);
+    let x = random(
+        &mut rng,
+        [tc.inference.batch, tc.model.in_channels, d, h, w],
+        &device,
+    );
     let mut timer = OpTimer::new(&device, reps, false);
     let logits = walk(&model, x.clone(), &mut timer, false)?;
     timer.time("softmax", &[logits], |t| softmax(t[0].clone(), 1))?;
@@ -179,7 +183,10 @@ impl OpTimer {
         f: impl Fn(&[Tensor<5>]) -> Tensor<5>,
     ) -> Result<Tensor<5>> {
         let inputs: Vec<Tensor<5>> = if self.train {
-            inputs.iter().map(|t| t.clone().detach().require_grad()).collect()
+            inputs
+                .iter()
+                .map(|t| t.clone().detach().require_grad())
+                .collect()
         } else {
             inputs.to_vec()
         };
@@ -254,7 +261,10 @@ fn kernel_name(k: &[usize]) -> String {
     if k.iter().all(|&v| v == k[0]) {
         k[0].to_string()
     } else {
-        k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("x")
+        k.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
     }
 }
 
@@ -308,11 +318,13 @@ fn walk_outputs(
             && let Some(head) = model.aux_heads.get(l - 1)
         {
             aux.push(t.time(&format!("dec{l} aux head"), &[x.clone()], |v| {
-                head.forward(v[0].clone())
+                model.head_forward(head, v[0].clone())
             })?);
         }
     }
-    let mut outputs = vec![t.time("head 1x1x1", &[x], |v| model.head.forward(v[0].clone()))?];
+    let mut outputs = vec![t.time("head 1x1x1", &[x], |v| {
+        model.head_forward(&model.head, v[0].clone())
+    })?];
     outputs.extend(aux.into_iter().rev());
     Ok(outputs)
 }
@@ -328,10 +340,18 @@ fn step_phases(
     let device = x.device();
     let mut optim = tc.optim.init();
     let mut model = Some(model);
-    let names = ["forward", "loss", "backward", "collect gradients", "optimiser update"];
+    let names = [
+        "forward",
+        "loss",
+        "backward",
+        "collect gradients",
+        "optimiser update",
+    ];
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for i in 0..=reps {
-        let current = model.take().expect("the model is put back after every step");
+        let current = model
+            .take()
+            .expect("the model is put back after every step");
         let mut lap = {
             let mut last = std::time::Instant::now();
             let device = device.clone();

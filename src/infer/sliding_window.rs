@@ -7,8 +7,8 @@
 use crate::backend::guard_device;
 use crate::error::{Error, Result};
 use crate::model::UNet3d;
-use crate::util::phases::PhaseClock;
 pub use crate::run::config::SlidingWindowConfig;
+use crate::util::phases::PhaseClock;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 

@@ -1,4 +1,5 @@
-//! 3-D max pooling from reshapes and `max_dim`, because burn 0.22.1 has no `max_pool3d`.
+//! 3-D max pooling from reshapes and `max_dim`, because burn 0.22.1 has no `max_pool3d` (on flex,
+//! the project's one-pass kernel, [`crate::kernels::max_pool3d_flex`]).
 //!
 //! With stride = kernel every window is a contiguous block along one axis after a reshape, so
 //! pooling W, then H, then D each becomes "reshape to rank ≤ 4, max over the window axis, reshape
@@ -16,6 +17,15 @@ use burn::prelude::*;
 /// - input: `[batch, channels, depth, height, width]`
 /// - output: `[batch, channels, depth / kd, height / kh, width / kw]`
 pub fn max_pool3d(x: Tensor<5>, kernel: [usize; 3]) -> Tensor<5> {
+    // On flex, one pass with an arg-max backward (the project's CPU kernel).
+    if crate::kernels::max_pool_flex_supported(&x) {
+        return crate::kernels::max_pool3d_flex(x, kernel);
+    }
+    max_pool3d_portable(x, kernel)
+}
+
+/// [`max_pool3d`] from burn's ops only (every backend; the reference of the flex kernel).
+pub fn max_pool3d_portable(x: Tensor<5>, kernel: [usize; 3]) -> Tensor<5> {
     let [kd, kh, kw] = kernel.map(|k| k.max(1));
     let [n, c, d, h, w] = x.dims();
     let (d2, h2, w2) = (d / kd, h / kh, w / kw);

@@ -25,6 +25,7 @@ use super::config::{Downsample, UNet3dConfig};
 use super::plan::check_divisible;
 use super::pool::max_pool3d;
 use crate::error::{Error, Result};
+use crate::kernels::ConvImpl;
 use crate::util::fsio::write_atomic;
 
 /// The 3D U-Net. Create it with [`UNet3dConfig::init`].
@@ -171,12 +172,36 @@ impl UNet3d {
                 && level >= 1
                 && let Some(head) = self.aux_heads.get(level - 1)
             {
-                aux.push(head.forward(x.clone())); // [b, classes, d_l, h_l, w_l]
+                aux.push(self.head_forward(head, x.clone())); // [b, classes, d_l, h_l, w_l]
             }
         }
-        let mut outputs = vec![self.head.forward(x)]; // [b, classes, d, h, w]
+        let mut outputs = vec![self.head_forward(&self.head, x)]; // [b, classes, d, h, w]
         outputs.extend(aux.into_iter().rev());
         outputs
+    }
+
+    /// A 1×1×1 head (the main one or a deep-supervision one) on `x`: on flex with the project's
+    /// kernels their CPU conv (a matrix product; burn's conv3d backward costs 3× as much there),
+    /// elsewhere burn's `Conv3d`.
+    pub fn head_forward(&self, head: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+        if self.encoder[0].first.conv_impl == ConvImpl::Cpu
+            && crate::kernels::flex_conv_supported(&x, &head.weight.val())
+        {
+            let bias = head.bias.as_ref().map(|b| b.val());
+            let weight = head.weight.val();
+            if let Ok(y) = crate::kernels::conv3d_fused_as(
+                ConvImpl::Cpu,
+                x.clone(),
+                weight,
+                bias,
+                None,
+                None,
+                crate::kernels::Activation::Identity,
+            ) {
+                return y;
+            }
+        }
+        head.forward(x)
     }
 
     /// [`forward`](Self::forward) after [`check_input`](Self::check_input).

@@ -25,8 +25,8 @@ use burn::backend::{
 };
 use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
 
-use super::conv_forward::conv3d_forward;
-use super::weight_grad::conv3d_weight_grad;
+use super::direct_conv::conv3d_direct;
+use super::direct_weight_grad::conv3d_weight_grad_direct;
 
 /// Whether `device` (looking through autodiff) is a flex device.
 pub fn is_flex(device: &Device) -> bool {
@@ -86,7 +86,7 @@ fn dims5(t: &FlexTensor) -> [usize; 5] {
     [s[0], s[1], s[2], s[3], s[4]]
 }
 
-/// `conv3d(x, weight) + bias` (zero bias when `None`) via [`conv3d_forward`].
+/// `conv3d(x, weight) + bias` (zero bias when `None`) via [`conv3d_direct`].
 fn forward(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
     let (x, weight) = (contiguous(x), contiguous(weight));
     let [n, _, d, h, w] = dims5(&x);
@@ -95,7 +95,7 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) -> Fl
         Some(b) => f32_values(&contiguous(b)).to_vec(),
         None => vec![0.0; co],
     };
-    let y = conv3d_forward(f32_values(&x), f32_values(&weight), &bias, dims5(&x), k);
+    let y = conv3d_direct(f32_values(&x), f32_values(&weight), &bias, dims5(&x), k);
     FlexTensor::from_data(TensorData::new(y, [n, co, d, h, w]))
 }
 
@@ -112,11 +112,11 @@ fn input_grad(dy: FlexTensor, weight: FlexTensor) -> FlexTensor {
     forward(&dy, &flipped, None)
 }
 
-/// The weight gradient via [`conv3d_weight_grad`] on contiguous f32 buffers.
+/// The weight gradient via [`conv3d_weight_grad_direct`] on contiguous f32 buffers.
 fn weight_grad(dy: &FlexTensor, x: &FlexTensor, weight_shape: Shape) -> FlexTensor {
     let (dy, x) = (contiguous(dy), contiguous(x));
     let (co, k) = (weight_shape[0], weight_shape[2]);
-    let dw = conv3d_weight_grad(f32_values(&x), f32_values(&dy), dims5(&x), co, k);
+    let dw = conv3d_weight_grad_direct(f32_values(&x), f32_values(&dy), dims5(&x), co, k);
     FlexTensor::from_data(TensorData::new(dw, weight_shape))
 }
 

@@ -1,10 +1,13 @@
 //! The CPU kernels for burn's flex backend: the conv forward (`conv_forward`) and its weight
 //! gradient (`weight_grad`) over a shared row unfold (`unfold`), wired into flex with autodiff by
 //! `flex_conv`; InstanceNorm + activation in one pass (`instance_norm`), wired in by
-//! `flex_norm_act`.
+//! `flex_norm_act`; max pooling with its arg-max backward (`flex_max_pool`).
 
 pub mod conv_forward;
+pub mod direct_conv;
+pub mod direct_weight_grad;
 pub mod flex_conv;
+pub mod flex_max_pool;
 pub mod flex_norm_act;
 pub mod instance_norm;
 pub mod unfold;

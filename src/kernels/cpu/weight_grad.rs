@@ -114,7 +114,7 @@ pub fn conv3d_weight_grad(
 /// The element-wise sum of `parts` (at least one), as `sum(first half) + sum(second half)`: the
 /// tree rayon's `reduce` builds when it splits all the way down, but fixed, so the same shape
 /// gives the same bits however the threads were scheduled.
-fn sum_halves(parts: &[Vec<f32>]) -> Vec<f32> {
+pub(super) fn sum_halves(parts: &[Vec<f32>]) -> Vec<f32> {
     if parts.len() == 1 {
         return parts[0].clone();
     }
