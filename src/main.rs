@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    unet3d::util::alloc::keep_freed_memory();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp(None)
         .init();

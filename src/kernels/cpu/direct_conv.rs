@@ -9,8 +9,8 @@
 //! the input (the unfold + GEMM path wrote ~9 floats per input float and packed them again).
 //! Positions of `t` in the padding produce junk that the final copy (with the bias) skips.
 //!
-//! The micro-kernel is written per instruction set (AVX-512, AVX2 + FMA, portable loops) and
-//! picked at run time; it is checked against the definition in the tests below and, through the model's
+//! The micro-kernel is written per instruction set (AVX-512, AVX2 + FMA) and picked at run time
+//! (other CPUs run the unfold + GEMM path of [`super::conv_forward`]); it is checked against the definition in the tests below and, through the model's
 //! conv blocks, against burn's `conv3d`.
 
 use rayon::prelude::*;
@@ -58,7 +58,9 @@ pub fn conv3d_direct(
             return run::<4, 24>(x, weight, bias, x_dims, k, tile_avx2);
         }
     }
-    run::<4, 16>(x, weight, bias, x_dims, k, tile_portable)
+    // Other CPUs (aarch64 included): the unfold + GEMM path, whose `gemm` crate has kernels
+    // for them.
+    super::conv_forward::conv3d_forward(x, weight, bias, x_dims, k)
 }
 
 /// One tile: output positions `t0..t0 + V` of sample `s`, every output channel, written to the
@@ -298,35 +300,6 @@ unsafe fn tile_avx2(ctx: &Ctx, s: usize, t0: usize, out: *mut f32) {
     }
 }
 
-/// The portable micro-kernel (any CPU): `OB = 4` channels × `V = 16` positions in plain loops.
-///
-/// # Safety
-/// `ctx` from [`run`] with `OB = 4`, `V = 16`; see [`Tile`].
-unsafe fn tile_portable(ctx: &Ctx, s: usize, t0: usize, out: *mut f32) {
-    const OB: usize = 4;
-    const V: usize = 16;
-    let taps = ctx.offs.len();
-    let xs = s * ctx.ci * ctx.cs + t0;
-    for ob in 0..ctx.blocks {
-        let mut acc = [0f32; OB * V];
-        let mut wi = ob * ctx.ci * taps * OB;
-        for i in 0..ctx.ci {
-            let xi = xs + i * ctx.cs;
-            for &off in &ctx.offs {
-                let xv = &ctx.xp[xi + off..][..V];
-                for (o, row) in acc.chunks_exact_mut(V).enumerate() {
-                    let w = ctx.wb[wi + o];
-                    for (a, &v) in row.iter_mut().zip(xv) {
-                        *a += w * v;
-                    }
-                }
-                wi += OB;
-            }
-        }
-        unsafe { store_block(ctx, [s, t0, ob], [OB, V], &acc, out) };
-    }
-}
-
 /// The padded output, written by the tiles in parallel at disjoint positions.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
@@ -352,13 +325,8 @@ mod tests {
     /// own test checks against the definition.
     #[test]
     fn every_micro_kernel_matches_the_gemm_path() {
-        let mut kernels: Vec<(
-            &str,
-            Box<dyn Fn(&[f32], &[f32], &[f32], [usize; 5], usize) -> Vec<f32>>,
-        )> = vec![(
-            "portable",
-            Box::new(|x, w, b, d, k| run::<4, 16>(x, w, b, d, k, tile_portable)),
-        )];
+        type Conv = Box<dyn Fn(&[f32], &[f32], &[f32], [usize; 5], usize) -> Vec<f32>>;
+        let mut kernels: Vec<(&str, Conv)> = vec![("dispatched", Box::new(conv3d_direct))];
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
