@@ -18,6 +18,18 @@ use burn::prelude::*;
 /// # Panics
 /// When the weight's input channels differ from `x`'s (the caller's modules build them together).
 pub fn up_conv3d(x: Tensor<5>, weight: Tensor<5>, bias: Option<Tensor<1>>) -> Tensor<5> {
+    // On flex: the project's CPU kernel (one product per sample on the NCDHW buffers, its own
+    // backward).
+    if crate::kernels::up_conv_flex_supported(&x, &weight) {
+        let co = weight.dims()[1];
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([co], &x.device()));
+        return crate::kernels::up_conv3d_flex(x, weight, bias);
+    }
+    up_conv3d_portable(x, weight, bias)
+}
+
+/// [`up_conv3d`] from burn's ops only (every backend; the reference of the flex kernel).
+pub fn up_conv3d_portable(x: Tensor<5>, weight: Tensor<5>, bias: Option<Tensor<1>>) -> Tensor<5> {
     let [n, ci, d, h, w] = x.dims();
     let [wci, co, kd, kh, kw] = weight.dims();
     assert_eq!(
