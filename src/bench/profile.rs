@@ -16,7 +16,6 @@
 //! for (framework overhead, autodiff bookkeeping, cache effects between ops).
 
 use burn::optim::GradientsParams;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +26,7 @@ use super::workloads::planned;
 use crate::backend::sync;
 use crate::error::Result;
 use crate::infer::sliding_window::predict_probabilities_timed;
+use crate::kernels::softmax_channels;
 use crate::model::{ConvBlock, Downsample, UNet3d, max_pool3d, up_conv3d};
 use crate::train::loss::deep_supervision_loss;
 use crate::util::phases::PhaseClock;
@@ -76,9 +76,11 @@ pub fn profile(target: &BenchTarget, cfg: &BenchConfig) -> Result<Profile> {
     );
     let mut timer = OpTimer::new(&device, reps, false);
     let logits = walk(&model, x.clone(), &mut timer, false)?;
-    timer.time("softmax", &[logits], |t| softmax(t[0].clone(), 1))?;
+    timer.time("softmax", &[logits], |t| {
+        softmax_channels(t[0].clone(), false)
+    })?;
     let whole = measure(&device, 1, reps, None, || {
-        let _ = softmax(model.forward(x.clone()), 1);
+        let _ = softmax_channels(model.forward(x.clone()), false);
         Ok(())
     })?;
     sections.push(timer.section("U-Net forward + softmax", whole.median()));

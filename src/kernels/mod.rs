@@ -33,6 +33,7 @@ pub use api::{
 };
 pub use cpu::flex_conv::{conv3d_flex, flex_conv_supported};
 pub use cpu::flex_max_pool::{max_pool_flex_supported, max_pool3d_flex};
-pub use cpu::flex_up_conv::{up_conv_flex_supported, up_conv3d_flex};
 pub use cpu::flex_norm_act::{instance_norm_act_flex, instance_norm_act_supported};
+pub use cpu::flex_softmax::softmax_channels;
+pub use cpu::flex_up_conv::{up_conv_flex_supported, up_conv3d_flex};
 pub use reference::{conv3d_fused_reference, fold_batchnorm};

@@ -8,9 +8,9 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 use crate::kernels::reduce::{sum_all, sum_axes};
+use crate::kernels::softmax_channels;
 use crate::model::UNet3d;
 use crate::run::config::LossConfig;
-use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// One-hot targets and the mask of labelled voxels, built on the host and moved to the device.
@@ -178,7 +178,7 @@ fn cross_entropy(
     classes: usize,
     device: &Device,
 ) -> Tensor<1> {
-    let logp = log_softmax(logits, 1);
+    let logp = softmax_channels(logits, true);
     // Per-voxel weight: the weight of its class (0 on ignored voxels, since one-hot is all 0 there).
     let weights: Vec<f32> = cfg
         .class_weights
@@ -193,7 +193,7 @@ fn cross_entropy(
 
 fn soft_dice_loss(logits: Tensor<5>, t: &Targets, cfg: &LossConfig) -> Tensor<1> {
     let [b, c, ..] = logits.dims();
-    let probs = softmax(logits, 1) * t.mask.clone();
+    let probs = softmax_channels(logits, false) * t.mask.clone();
     let g = t.onehot.clone();
     let reduce = |x: Tensor<5>| -> Tensor<2> {
         if cfg.batch_dice {

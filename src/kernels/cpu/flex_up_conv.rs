@@ -107,7 +107,10 @@ impl Backward<Flex, 3> for UpConvBackward {
             *s.shape,
         );
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, s.x.shape())));
+            grads.register::<Flex>(
+                node.id,
+                FlexTensor::from_data(TensorData::new(dx, s.x.shape())),
+            );
         }
         if let Some(node) = node_w {
             let shape = s.weight.shape();
@@ -168,14 +171,18 @@ mod tests {
             ([1, 3, 1, 1, 1], 4, [2, 2, 2]),
         ] {
             let x = Tensor::<5>::random(xd, normal(), &dev).require_grad();
-            let w = Tensor::<5>::random([xd[1], co, k[0], k[1], k[2]], normal(), &dev)
-                .require_grad();
+            let w =
+                Tensor::<5>::random([xd[1], co, k[0], k[1], k[2]], normal(), &dev).require_grad();
             let b = Tensor::<1>::random([co], normal(), &dev).require_grad();
             assert!(up_conv_flex_supported(&x, &w));
             let ours = up_conv3d_flex(x.clone(), w.clone(), b.clone());
-            let want = crate::model::upsample::up_conv3d_portable(x.clone(), w.clone(), Some(b.clone()));
+            let want =
+                crate::model::upsample::up_conv3d_portable(x.clone(), w.clone(), Some(b.clone()));
             assert_eq!(ours.dims(), want.dims());
-            assert!(max_diff(ours.clone(), want.clone()) < 1e-4, "{xd:?} forward");
+            assert!(
+                max_diff(ours.clone(), want.clone()) < 1e-4,
+                "{xd:?} forward"
+            );
             let probe = Tensor::<5>::random(want.dims(), normal(), &dev);
             let g1 = (ours * probe.clone()).sum().backward();
             let g2 = (want * probe).sum().backward();

@@ -11,6 +11,7 @@ pub mod direct_weight_grad;
 pub mod flex_conv;
 pub mod flex_max_pool;
 pub mod flex_norm_act;
+pub mod flex_softmax;
 pub mod flex_up_conv;
 pub mod instance_norm;
 pub mod unfold;

@@ -34,7 +34,9 @@ impl UpConvShape {
 
     /// Columns (input voxels) per work item, so one item's `[cols, rows]` block is ≤ 256 KiB.
     fn cols(&self) -> usize {
-        (65536 / self.rows().max(1)).max(16).min(self.voxels().max(1))
+        (65536 / self.rows().max(1))
+            .max(16)
+            .min(self.voxels().max(1))
     }
 
     /// Work items `(sample, first column)`.
@@ -75,7 +77,11 @@ pub fn up_conv_forward(x: &[f32], weight: &[f32], bias: &[f32], shape: UpConvSha
     let [n, ci, ..] = shape.x;
     let (v, m) = (shape.voxels(), shape.rows());
     assert_eq!(x.len(), n * ci * v, "x buffer does not match its shape");
-    assert_eq!(weight.len(), ci * m, "weight buffer does not match its shape");
+    assert_eq!(
+        weight.len(),
+        ci * m,
+        "weight buffer does not match its shape"
+    );
     assert_eq!(bias.len(), shape.co, "bias does not match the weight");
     let mut y = vec![0f32; n * m * v];
     let out = SharedOut(y.as_mut_ptr());
