@@ -52,6 +52,12 @@ pub fn conv3d_direct(
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
+            let [_, _, d, h, w] = x_dims;
+            let (slices, runs) = line_runs([d, h, w], k, 48);
+            if super::channel_conv::channel_conv_pays(x_dims, bias.len(), slices * runs * 48) {
+                // SAFETY: AVX-512F checked just above.
+                return unsafe { super::channel_conv::conv3d_channels(x, weight, bias, x_dims, k) };
+            }
             return run::<8, 48>(x, weight, bias, x_dims, k, tile_avx512::<3>);
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
@@ -61,6 +67,24 @@ pub fn conv3d_direct(
     // Other CPUs (aarch64 included): the unfold + GEMM path, whose `gemm` crate has kernels
     // for them.
     super::conv_forward::conv3d_forward(x, weight, bias, x_dims, k)
+}
+
+/// `(slices, runs per slice)` of `v` positions covering a `[d, h, w]` volume's output positions
+/// `t = z·Sz + y·Sy + x` (z < d, y < h, x < w) on the line padded for kernel `k`: each slice's rows
+/// apart (skipping the padding rows between slices) when a slice's runs end before the next
+/// slice starts, otherwise one line of runs over the volume (`slices` = 1).
+fn line_runs([d, h, w]: [usize; 3], k: usize, v: usize) -> (usize, usize) {
+    if d == 0 || h == 0 || w == 0 {
+        return (0, 0);
+    }
+    let p = k / 2;
+    let (sy, sz) = (w + 2 * p, (h + 2 * p) * (w + 2 * p));
+    let slice_span = (h - 1) * sy + w;
+    if slice_span.div_ceil(v) * v <= sz {
+        (d, slice_span.div_ceil(v))
+    } else {
+        (1, ((d - 1) * sz + slice_span).div_ceil(v))
+    }
 }
 
 /// One tile: output positions `t0..t0 + V` of sample `s`, every output channel, written to the
@@ -95,15 +119,7 @@ fn run<const OB: usize, const V: usize>(
     if y.is_empty() {
         return y;
     }
-    // Output positions t = z·Sz + y·Sy + x for z < d, y < h, x < w. Runs cover each slice's
-    // rows apart (skipping the padding rows between slices) when a slice's runs end before the
-    // next slice starts; otherwise one line of runs covers the volume.
-    let slice_span = (h - 1) * sy + w;
-    let (slices, runs) = if slice_span.div_ceil(V) * V <= sz {
-        (d, slice_span.div_ceil(V))
-    } else {
-        (1, ((d - 1) * sz + slice_span).div_ceil(V))
-    };
+    let (slices, runs) = line_runs([d, h, w], k, V);
     let tr = (slices - 1) * sz + runs * V;
     let max_off = (k - 1) * (sz + sy + 1);
     let cs = (tr + max_off).max((d + 2 * p) * sz);

@@ -5,6 +5,7 @@
 //! (`up_conv`, wired in by `flex_up_conv`); the direct conv and weight gradient (`direct_conv`,
 //! `direct_weight_grad`) that `flex_conv` runs on AVX2 / AVX-512 CPUs.
 
+pub mod channel_conv;
 pub mod conv_forward;
 pub mod direct_conv;
 pub mod direct_weight_grad;
