@@ -16,6 +16,7 @@
 //! for (framework overhead, autodiff bookkeeping, cache effects between ops).
 
 use burn::optim::GradientsParams;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,9 @@ use crate::backend::sync;
 use crate::error::Result;
 use crate::infer::sliding_window::predict_probabilities_timed;
 use crate::kernels::softmax_channels;
-use crate::model::{ConvBlock, Downsample, UNet3d, max_pool3d, up_conv3d};
+use crate::model::pool::max_pool3d_with;
+use crate::model::upsample::up_conv3d_with;
+use crate::model::{ConvBlock, Downsample, UNet3d};
 use crate::train::loss::deep_supervision_loss;
 use crate::util::phases::PhaseClock;
 use crate::util::rng::Rng;
@@ -76,11 +79,17 @@ pub fn profile(target: &BenchTarget, cfg: &BenchConfig) -> Result<Profile> {
     );
     let mut timer = OpTimer::new(&device, reps, false);
     let logits = walk(&model, x.clone(), &mut timer, false)?;
-    timer.time("softmax", &[logits], |t| {
-        softmax_channels(t[0].clone(), false)
-    })?;
+    let own = model.own_kernels();
+    let probs = |t: Tensor<5>| {
+        if own {
+            softmax_channels(t, false)
+        } else {
+            softmax(t, 1)
+        }
+    };
+    timer.time("softmax", &[logits], |t| probs(t[0].clone()))?;
     let whole = measure(&device, 1, reps, None, || {
-        let _ = softmax_channels(model.forward(x.clone()), false);
+        let _ = probs(model.forward(x.clone()));
         Ok(())
     })?;
     sections.push(timer.section("U-Net forward + softmax", whole.median()));
@@ -296,7 +305,7 @@ fn walk_outputs(
         if model.downsample == Downsample::MaxPool {
             let k = model.pool_kernels[l];
             x = t.time(&format!("enc{l} max pool {}", kernel_name(&k)), &[x], |v| {
-                max_pool3d(v[0].clone(), k)
+                max_pool3d_with(v[0].clone(), k, model.own_kernels())
             })?;
         }
     }
@@ -308,7 +317,7 @@ fn walk_outputs(
         let k = kernel_name(&up.up.weight.dims()[2..]);
         x = t.time(&format!("dec{l} up-conv {ci}->{co} k{k}"), &[x], |v| {
             let bias = up.up.bias.as_ref().map(|b| b.val());
-            up_conv3d(v[0].clone(), up.up.weight.val(), bias)
+            up_conv3d_with(v[0].clone(), up.up.weight.val(), bias, model.own_kernels())
         })?;
         x = t.time(&format!("dec{l} concat"), &[x, skip], |v| {
             Tensor::cat(v.to_vec(), 1)

@@ -10,6 +10,7 @@ use crate::kernels::softmax_channels;
 use crate::model::UNet3d;
 pub use crate::run::config::SlidingWindowConfig;
 use crate::util::phases::PhaseClock;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// Start offsets of the windows along one axis so that they cover `size` with a step of at most
@@ -172,7 +173,14 @@ pub fn predict_probabilities_timed(
 }
 
 fn forward_with_mirroring(model: &UNet3d, x: Tensor<5>, axes: &[usize]) -> Tensor<5> {
-    let mut sum = softmax_channels(model.forward(x.clone()), false);
+    let probs = |logits: Tensor<5>| {
+        if model.own_kernels() {
+            softmax_channels(logits, false)
+        } else {
+            softmax(logits, 1)
+        }
+    };
+    let mut sum = probs(model.forward(x.clone()));
     let combos = 1usize << axes.len();
     for mask in 1..combos {
         let flip: Vec<usize> = axes
@@ -181,7 +189,7 @@ fn forward_with_mirroring(model: &UNet3d, x: Tensor<5>, axes: &[usize]) -> Tenso
             .filter(|(i, _)| mask & (1 << i) != 0)
             .map(|(_, a)| *a)
             .collect();
-        let y = softmax_channels(model.forward(flip_axes(x.clone(), &flip)), false);
+        let y = probs(model.forward(flip_axes(x.clone(), &flip)));
         sum = sum + flip_axes(y, &flip);
     }
     sum.div_scalar(combos as f32)

@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 
 use super::config::{Activation, Norm};
-use super::upsample::up_conv3d;
+use super::upsample::up_conv3d_with;
 use crate::kernels::{self, ConvImpl, KernelChoice, fold_batchnorm};
 
 /// The normalisation layer of a [`ConvBlock`], chosen by [`Norm`].
@@ -299,7 +299,7 @@ impl DoubleConv {
 #[derive(Module, Debug)]
 pub struct UpBlock {
     /// Transposed convolution undoing the level's pooling (kernel = stride; its forward runs as
-    /// [`up_conv3d`], one matmul).
+    /// [`up_conv3d_with`](super::upsample::up_conv3d_with), one matmul).
     pub up: ConvTranspose3d,
     /// Convolutions on `[up, skip]` concatenated along channels.
     pub convs: DoubleConv,
@@ -328,7 +328,9 @@ impl UpBlock {
     /// - output: `[batch, out, d·kd, h·kh, w·kw]`
     pub fn forward(&self, x: Tensor<5>, skip: Tensor<5>) -> Tensor<5> {
         let bias = self.up.bias.as_ref().map(|b| b.val());
-        let x = up_conv3d(x, self.up.weight.val(), bias); // [batch, up-conv out, d·kd, h·kh, w·kw]
+        let own = self.convs.first.conv_impl != ConvImpl::Builtin;
+        // [batch, up-conv out, d·kd, h·kh, w·kw]
+        let x = up_conv3d_with(x, self.up.weight.val(), bias, own);
         let x = Tensor::cat(vec![x, skip], 1); // [batch, up + skip, ...]
         self.convs.forward(x)
     }

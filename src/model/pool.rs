@@ -17,8 +17,14 @@ use burn::prelude::*;
 /// - input: `[batch, channels, depth, height, width]`
 /// - output: `[batch, channels, depth / kd, height / kh, width / kw]`
 pub fn max_pool3d(x: Tensor<5>, kernel: [usize; 3]) -> Tensor<5> {
-    // On flex, one pass with an arg-max backward (the project's CPU kernel).
-    if crate::kernels::max_pool_flex_supported(&x) {
+    max_pool3d_with(x, kernel, true)
+}
+
+/// [`max_pool3d`]; with `own_kernels` on flex the project's one-pass CPU kernel with its arg-max
+/// backward ([`crate::kernels::max_pool3d_flex`]), otherwise burn's ops
+/// ([`max_pool3d_portable`]).
+pub fn max_pool3d_with(x: Tensor<5>, kernel: [usize; 3], own_kernels: bool) -> Tensor<5> {
+    if own_kernels && crate::kernels::max_pool_flex_supported(&x) {
         return crate::kernels::max_pool3d_flex(x, kernel);
     }
     max_pool3d_portable(x, kernel)

@@ -23,7 +23,7 @@ use burn::tensor::Bytes;
 use super::blocks::{ConvSpec, DoubleConv, UpBlock};
 use super::config::{Downsample, UNet3dConfig};
 use super::plan::check_divisible;
-use super::pool::max_pool3d;
+use super::pool::max_pool3d_with;
 use crate::error::{Error, Result};
 use crate::kernels::ConvImpl;
 use crate::util::fsio::write_atomic;
@@ -158,7 +158,9 @@ impl UNet3d {
             let skip = convs.forward(x); // [b, c_l, d_l, h_l, w_l]
             x = match self.downsample {
                 // [b, c_l, d_l/kd, h_l/kh, w_l/kw]
-                Downsample::MaxPool => max_pool3d(skip.clone(), self.pool_kernels[level]),
+                Downsample::MaxPool => {
+                    max_pool3d_with(skip.clone(), self.pool_kernels[level], self.own_kernels())
+                }
                 // The next level's first convolution strides.
                 Downsample::StridedConv => skip.clone(),
             };
@@ -178,6 +180,12 @@ impl UNet3d {
         let mut outputs = vec![self.head_forward(&self.head, x)]; // [b, classes, d, h, w]
         outputs.extend(aux.into_iter().rev());
         outputs
+    }
+
+    /// Whether the network runs the project's kernels (`kernels = "own"`: WGSL on wgpu, the CPU
+    /// kernels on flex) rather than burn's ops; decided by its conv blocks when it was built.
+    pub fn own_kernels(&self) -> bool {
+        self.encoder[0].first.conv_impl != ConvImpl::Builtin
     }
 
     /// A 1×1×1 head (the main one or a deep-supervision one) on `x`: on flex with the project's

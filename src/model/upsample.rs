@@ -18,9 +18,18 @@ use burn::prelude::*;
 /// # Panics
 /// When the weight's input channels differ from `x`'s (the caller's modules build them together).
 pub fn up_conv3d(x: Tensor<5>, weight: Tensor<5>, bias: Option<Tensor<1>>) -> Tensor<5> {
-    // On flex: the project's CPU kernel (one product per sample on the NCDHW buffers, its own
-    // backward).
-    if crate::kernels::up_conv_flex_supported(&x, &weight) {
+    up_conv3d_with(x, weight, bias, true)
+}
+
+/// [`up_conv3d`]; with `own_kernels` on flex the project's CPU kernel (one product per sample
+/// on the NCDHW buffers, its own backward), otherwise burn's ops ([`up_conv3d_portable`]).
+pub fn up_conv3d_with(
+    x: Tensor<5>,
+    weight: Tensor<5>,
+    bias: Option<Tensor<1>>,
+    own_kernels: bool,
+) -> Tensor<5> {
+    if own_kernels && crate::kernels::up_conv_flex_supported(&x, &weight) {
         let co = weight.dims()[1];
         let bias = bias.unwrap_or_else(|| Tensor::zeros([co], &x.device()));
         return crate::kernels::up_conv3d_flex(x, weight, bias);
