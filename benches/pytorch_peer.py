@@ -11,8 +11,11 @@ The network matches unet3d's `demo` preset after its pooling plan (in 1, 3 class
 InstanceNorm (affine), LeakyReLU 0.01, pooling [1,2,2], [2,2,2], [2,2,2], up-convolution with
 kernel = stride = pooling to the skip's width (`up_conv_width = "Skip"`; `--up-conv keep` for the
 paper's), 1x1x1 head); the shapes are `unet3d bench`'s defaults (`--preset demo`).
+With --bench-json the training step also runs unet3d's deep-supervision heads and loss when its
+model has them (weights halving per level, labels taken at each block's centre voxel).
 Method as in unet3d: one untimed first call reported apart, then `reps` timed calls each ending in a
-device sync; median, min, max; GFLOP/s from the same analytic conv FLOP count.
+device sync; median, min, max; GFLOP/s from the same analytic conv FLOP count. --profile times every
+op alone (pytorch_profile.py) under the names `unet3d bench --profile` uses.
 """
 import argparse
 import json
@@ -347,6 +350,8 @@ def main():
         print(pytorch_profile.markdown(profile, f"PyTorch {torch.__version__} {dev}, "
                                                 f"{torch.get_num_threads()} threads"))
         ours = (bench_run or {}).get("profiles") or []
+        # The project's kernels' profile when unet3d profiled several targets.
+        ours = [p for p in ours if "own" in p["target"]] or ours
         if ours:
             print(pytorch_profile.side_by_side(ours[0]["sections"], profile))
 

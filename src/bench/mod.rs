@@ -10,6 +10,7 @@
 pub mod config;
 pub mod gpu_report;
 pub mod profile;
+mod profile_ops;
 pub mod report;
 pub mod runner;
 pub mod target;

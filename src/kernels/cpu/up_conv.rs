@@ -54,14 +54,34 @@ impl UpConvShape {
         [n, self.co, d * kd, h * kh, w * kw]
     }
 
-    /// Flat index in the output of sample `s`, product row `r = (o, kz, ky, kx)` and input
-    /// voxel `c`.
-    fn out_index(&self, s: usize, r: usize, c: usize) -> usize {
+    /// Output offsets: of each product row `r = (o, kz, ky, kx)` within a sample, and of each
+    /// input voxel's block corner within sample `s`, so that row `r` of voxel `c` lands at
+    /// `col[c] + row[r]`.
+    fn offsets(&self, s: usize) -> (Vec<usize>, Vec<usize>) {
         let [_, _, d, h, w] = self.x;
         let [kd, kh, kw] = self.kernel;
-        let (o, kz, ky, kx) = (r / (kd * kh * kw), r / (kh * kw) % kd, r / kw % kh, r % kw);
-        let (z, y, x) = (c / (h * w), c / w % h, c % w);
-        (((s * self.co + o) * d * kd + z * kd + kz) * h * kh + y * kh + ky) * w * kw + x * kw + kx
+        let (w2, hw2) = (w * kw, h * kh * w * kw);
+        let plane2 = d * kd * hw2;
+        let mut row = Vec::with_capacity(self.rows());
+        for o in 0..self.co {
+            for kz in 0..kd {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        row.push(o * plane2 + kz * hw2 + ky * w2 + kx);
+                    }
+                }
+            }
+        }
+        let mut col = Vec::with_capacity(self.voxels());
+        let first = s * self.co * plane2;
+        for z in 0..d {
+            for y in 0..h {
+                for x in 0..w {
+                    col.push(first + z * kd * hw2 + y * kh * w2 + x * kw);
+                }
+            }
+        }
+        (row, col)
     }
 }
 
@@ -86,10 +106,12 @@ pub fn up_conv_forward(x: &[f32], weight: &[f32], bias: &[f32], shape: UpConvSha
     let mut y = vec![0f32; n * m * v];
     let out = SharedOut(y.as_mut_ptr());
     let kk = m / shape.co.max(1);
+    let offsets: Vec<_> = (0..n).map(|s| shape.offsets(s)).collect();
     shape.items().into_par_iter().for_each(|(s, c0)| {
         let nc = shape.cols().min(v - c0);
-        let mut block = vec![0f32; nc * m];
-        // block(r, j) at j·m + r = Σ_i weight[i·m + r] · x[s, i, c0 + j]
+        let (row, col) = (&offsets[s].0, &offsets[s].1[c0..c0 + nc]);
+        let mut block = vec![0f32; m * nc];
+        // block(r, j) at r·nc + j = Σ_i weight[i·m + r] · x[s, i, c0 + j]
         // SAFETY: every pointer and stride stays inside its buffer (sizes asserted above).
         unsafe {
             gemm::gemm(
@@ -97,8 +119,8 @@ pub fn up_conv_forward(x: &[f32], weight: &[f32], bias: &[f32], shape: UpConvSha
                 nc,
                 ci,
                 block.as_mut_ptr(),
-                m as isize,
                 1,
+                nc as isize,
                 false,
                 weight.as_ptr(),
                 m as isize,
@@ -114,10 +136,11 @@ pub fn up_conv_forward(x: &[f32], weight: &[f32], bias: &[f32], shape: UpConvSha
                 gemm::Parallelism::None,
             );
         }
-        for (j, col) in block.chunks_exact(m).enumerate() {
-            for (r, &val) in col.iter().enumerate() {
+        for (r, vals) in block.chunks_exact(nc).enumerate() {
+            let (at, b) = (row[r], bias[r / kk]);
+            for (&c, &val) in col.iter().zip(vals) {
                 // SAFETY: each input voxel's block of outputs belongs to this item alone.
-                unsafe { *out.ptr().add(shape.out_index(s, r, c0 + j)) = val + bias[r / kk] };
+                unsafe { *out.ptr().add(c + at) = val + b };
             }
         }
     });
@@ -138,6 +161,7 @@ pub fn up_conv_backward(
     let mut dx = vec![0f32; n * ci * v];
     let dx_out = SharedOut(dx.as_mut_ptr());
     let items = shape.items();
+    let offsets: Vec<_> = (0..n).map(|s| shape.offsets(s)).collect();
     let per_task = items
         .len()
         .div_ceil(rayon::current_num_threads().max(1) * 2)
@@ -149,12 +173,16 @@ pub fn up_conv_backward(
             let mut part = vec![0f32; ci * m + co];
             for &(s, c0) in group {
                 let nc = shape.cols().min(v - c0);
-                let mut g = vec![0f32; nc * m]; // g(r, j) at j·m + r
-                for (j, col) in g.chunks_exact_mut(m).enumerate() {
-                    for (r, val) in col.iter_mut().enumerate() {
-                        *val = dy[shape.out_index(s, r, c0 + j)];
-                        part[ci * m + r / kk] += *val;
+                let (row, col) = (&offsets[s].0, &offsets[s].1[c0..c0 + nc]);
+                let mut g = vec![0f32; m * nc]; // g(r, j) at r·nc + j
+                for (r, vals) in g.chunks_exact_mut(nc).enumerate() {
+                    let at = row[r];
+                    let mut sum = 0f32;
+                    for (&c, val) in col.iter().zip(vals.iter_mut()) {
+                        *val = dy[c + at];
+                        sum += *val;
                     }
+                    part[ci * m + r / kk] += sum;
                 }
                 // SAFETY: pointers and strides inside their buffers; this item alone writes
                 // dx[s, :, c0..c0 + nc].
@@ -172,8 +200,8 @@ pub fn up_conv_backward(
                         1,
                         m as isize,
                         g.as_ptr(),
-                        m as isize,
                         1,
+                        nc as isize,
                         1.0,
                         1.0,
                         false,
@@ -194,8 +222,8 @@ pub fn up_conv_backward(
                         1,
                         v as isize,
                         g.as_ptr(),
+                        nc as isize,
                         1,
-                        m as isize,
                         1.0,
                         1.0,
                         false,
