@@ -32,8 +32,19 @@ pub fn conv3d_weight_grad_direct(
     {
         let [n, ci, d, h, w] = x_dims;
         let sizes_ok = x.len() == n * ci * d * h * w && dy.len() == n * co * d * h * w;
-        if k == 3 && sizes_ok && x.len() > 0 && dy.len() > 0 && is_x86_feature_detected!("avx512f")
+        if k == 3
+            && sizes_ok
+            && !x.is_empty()
+            && !dy.is_empty()
+            && is_x86_feature_detected!("avx512f")
         {
+            let line = line_length([d, h, w]);
+            if super::channel_weight_grad::channel_weight_grad_pays(x_dims, co, k, line) {
+                // SAFETY: AVX-512F checked just above.
+                return unsafe {
+                    super::channel_weight_grad::weight_grad_channels(x, dy, x_dims, co, k)
+                };
+            }
             return run(x, dy, x_dims, co);
         }
     }
@@ -55,13 +66,19 @@ struct Ctx {
     sz: usize,
 }
 
+/// Positions of the output line per sample: every output position `z·Sz + y·Sy + x` lies below
+/// it, rounded up to whole 16-lane vectors (3×3×3 kernel, sizes ≥ 1).
+#[cfg(target_arch = "x86_64")]
+fn line_length([d, h, w]: [usize; 3]) -> usize {
+    let (sy, sz) = (w + 2, (h + 2) * (w + 2));
+    ((d - 1) * sz + (h - 1) * sy + w).div_ceil(16) * 16
+}
+
 #[cfg(target_arch = "x86_64")]
 fn run(x: &[f32], dy: &[f32], x_dims: [usize; 5], co: usize) -> Vec<f32> {
     let [n, ci, d, h, w] = x_dims;
     let (sy, sz) = (w + 2, (h + 2) * (w + 2));
-    // Every output position lies below `last`; the line is a whole number of 16-lane vectors.
-    let last = (d - 1) * sz + (h - 1) * sy + w;
-    let line = last.div_ceil(16) * 16;
+    let line = line_length([d, h, w]);
     let max_off = 2 * (sz + sy + 1);
     let cs = (line + max_off).max((d + 2) * sz);
     let xp = pad_volume(x, n * ci, [d, h, w], 1, [sz, sy], cs);

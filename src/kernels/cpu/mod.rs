@@ -6,6 +6,7 @@
 //! `direct_weight_grad`) that `flex_conv` runs on AVX2 / AVX-512 CPUs.
 
 pub mod channel_conv;
+pub mod channel_weight_grad;
 pub mod conv_forward;
 pub mod direct_conv;
 pub mod direct_weight_grad;
