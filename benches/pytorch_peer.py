@@ -205,6 +205,7 @@ def main():
     ap.add_argument("--up-conv", choices=["skip", "keep"], default="skip")
     ap.add_argument("--bench-json", help="unet3d bench's bench.json: time exactly the network, patches, "
                     "batches, conv shapes and volume it timed (overrides --up-conv and --volume)")
+    ap.add_argument("--no-conv", action="store_true", help="skip the single conv-layer rows")
     ap.add_argument("--profile", action="store_true", help="also time every op of the forward, the training "
                     "step and the sliding window (as `unet3d bench --profile`); with --bench-json from a "
                     "profiled unet3d run, print the two side by side")
@@ -234,7 +235,7 @@ def main():
         print(f"{case:<34} median {med:.4f} s  first {first:.2f} s  {flops / med / 1e9:.2f} GFLOP/s",
               flush=True)
 
-    for n, c, d, h, w in CONVS:
+    for n, c, d, h, w in ([] if a.no_conv else CONVS):
         conv = nn.Conv3d(c, c, 3, padding=1).to(dev)
         x = torch.randn(n, c, d, h, w, device=dev)
         flops = 2.0 * n * d * h * w * c * c * 27
