@@ -21,6 +21,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::config::BenchConfig;
+pub use super::profile_ops::{OpTime, ProfileSection};
 use super::profile_ops::{OpTimer, walk, walk_deep};
 use super::target::BenchTarget;
 use super::timing::measure;
@@ -34,24 +35,6 @@ use crate::train::loss::deep_supervision_loss;
 use crate::util::phases::PhaseClock;
 use crate::util::rng::Rng;
 use crate::util::stats::median;
-
-/// One op (or phase) and its median seconds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OpTime {
-    pub op: String,
-    /// Input shape `[batch, channels, d, h, w]` (empty for phases).
-    pub shape: String,
-    pub seconds: f64,
-}
-
-/// One table of the profile: its ops and the whole call they are part of, timed as a whole.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ProfileSection {
-    pub name: String,
-    pub ops: Vec<OpTime>,
-    /// Median seconds of the whole call (forward, step, pass) timed as one.
-    pub whole_s: f64,
-}
 
 /// The profile of one target.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -4,14 +4,32 @@
 //! PyTorch counterpart.
 
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::profile::{OpTime, ProfileSection};
 use super::timing::measure;
 use crate::error::Result;
 use crate::model::pool::max_pool3d_with;
 use crate::model::upsample::up_conv3d_with;
 use crate::model::{ConvBlock, Downsample, UNet3d};
 use crate::train::loss::deep_supervision_loss;
+
+/// One op (or phase) and its median seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpTime {
+    pub op: String,
+    /// Input shape `[batch, channels, d, h, w]` (empty for phases).
+    pub shape: String,
+    pub seconds: f64,
+}
+
+/// One table of the profile: its ops and the whole call they are part of, timed as a whole.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileSection {
+    pub name: String,
+    pub ops: Vec<OpTime>,
+    /// Median seconds of the whole call (forward, step, pass) timed as one.
+    pub whole_s: f64,
+}
 
 /// Times ops one at a time on the inputs the network gives them: forward only, or (`train`)
 /// forward + backward of `sum(op(x))` with gradients for the inputs and the parameters.

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::direct_conv::pad_volume;
+use super::pad::pad_volume;
 
 /// Output channels per tile (two 16-lane vectors).
 const CB: usize = 32;

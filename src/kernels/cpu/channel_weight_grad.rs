@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 
-use super::direct_conv::pad_volume;
+use super::pad::pad_volume;
 
 /// Taps of the 3×3×3 kernel: 27 accumulators fit in the 32 vector registers.
 const TAPS: usize = 27;

@@ -15,8 +15,10 @@
 
 use rayon::prelude::*;
 
+use super::pad::pad_volume;
+
 /// The geometry and repacked operands shared by every tile.
-struct Ctx {
+struct Ctx<'a> {
     /// Zero-padded input `[n][ci][cs]` (`cs` = channel stride, with slack after the volume so
     /// every run's last tap stays in the buffer).
     xp: Vec<f32>,
@@ -28,9 +30,21 @@ struct Ctx {
     blocks: usize,
     /// Offset of each tap in the padded line, tap `(a·k + b)·k + c`.
     offs: Vec<usize>,
-    /// Padded output positions per (sample, channel), up to the end of the last run.
-    tr: usize,
+    bias: &'a [f32],
+    /// Runs cover each slice apart (`true`) or the whole volume as one line.
+    per_slice: bool,
+    /// Line stride of a slice, `(h + 2p)·(w + 2p)`.
+    sz: usize,
+    /// Voxels per output slice (`h·w`) and per output channel (`d·h·w`).
+    hw: usize,
+    plane: usize,
+    /// Output offset within a channel of each line position a run covers (within a slice when
+    /// `per_slice`), or [`JUNK`] for positions in the padding.
+    map: Vec<usize>,
 }
+
+/// A line position in the padding: computed, never stored.
+const JUNK: usize = usize::MAX;
 
 /// `y[n, o, z, y, x] = bias[o] + Σ_{i,a,b,c} weight[o, i, a, b, c] · x[n, i, z+a−p, y+b−p, x+c−p]`
 /// with `p = k/2` and zero outside the volume.
@@ -73,23 +87,29 @@ pub fn conv3d_direct(
 /// `t = z·Sz + y·Sy + x` (z < d, y < h, x < w) on the line padded for kernel `k`: each slice's rows
 /// apart (skipping the padding rows between slices) when a slice's runs end before the next
 /// slice starts, otherwise one line of runs over the volume (`slices` = 1).
-fn line_runs([d, h, w]: [usize; 3], k: usize, v: usize) -> (usize, usize) {
+fn line_runs(dims: [usize; 3], k: usize, v: usize) -> (usize, usize) {
+    let (slices, runs, _) = line_plan(dims, k, v);
+    (slices, runs)
+}
+
+/// [`line_runs`] and whether the runs cover each slice apart.
+fn line_plan([d, h, w]: [usize; 3], k: usize, v: usize) -> (usize, usize, bool) {
     if d == 0 || h == 0 || w == 0 {
-        return (0, 0);
+        return (0, 0, false);
     }
     let p = k / 2;
     let (sy, sz) = (w + 2 * p, (h + 2 * p) * (w + 2 * p));
     let slice_span = (h - 1) * sy + w;
     if slice_span.div_ceil(v) * v <= sz {
-        (d, slice_span.div_ceil(v))
+        (d, slice_span.div_ceil(v), true)
     } else {
-        (1, ((d - 1) * sz + slice_span).div_ceil(v))
+        (1, ((d - 1) * sz + slice_span).div_ceil(v), false)
     }
 }
 
 /// One tile: output positions `t0..t0 + V` of sample `s`, every output channel, written to the
-/// padded output `out` (`[n][co][tr]`).
-type Tile = unsafe fn(&Ctx, usize, usize, *mut f32);
+/// output `out` (`[n][co][d][h][w]`), through the context's position map.
+type Tile = unsafe fn(&Ctx<'_>, usize, usize, *mut f32);
 
 fn run<const OB: usize, const V: usize>(
     x: &[f32],
@@ -115,17 +135,16 @@ fn run<const OB: usize, const V: usize>(
     assert!(k % 2 == 1, "same padding needs an odd kernel");
     let p = k / 2;
     let (sy, sz) = (w + 2 * p, (h + 2 * p) * (w + 2 * p));
-    let mut y = vec![0f32; n * co * d * h * w];
-    if y.is_empty() {
-        return y;
+    let len = n * co * d * h * w;
+    if len == 0 {
+        return Vec::new();
     }
-    let (slices, runs) = line_runs([d, h, w], k, V);
+    let (slices, runs, per_slice) = line_plan([d, h, w], k, V);
     let tr = (slices - 1) * sz + runs * V;
     let max_off = (k - 1) * (sz + sy + 1);
     let cs = (tr + max_off).max((d + 2 * p) * sz);
 
     let xp = pad_volume(x, n * ci, [d, h, w], p, [sz, sy], cs);
-    let plane = d * h * w;
     let blocks = co.div_ceil(OB);
     let mut wb = vec![0f32; blocks * ci * taps * OB];
     for o in 0..co {
@@ -143,6 +162,17 @@ fn run<const OB: usize, const V: usize>(
             }
         }
     }
+    let map = (0..runs * V)
+        .map(|t| {
+            let (z, rem) = if per_slice { (0, t) } else { (t / sz, t % sz) };
+            let (r, c) = (rem / sy, rem % sy);
+            if z < d && r < h && c < w {
+                (z * h + r) * w + c
+            } else {
+                JUNK
+            }
+        })
+        .collect();
     let ctx = Ctx {
         xp,
         cs,
@@ -151,72 +181,40 @@ fn run<const OB: usize, const V: usize>(
         wb,
         blocks,
         offs,
-        tr,
+        bias,
+        per_slice,
+        sz,
+        hw: h * w,
+        plane: d * h * w,
+        map,
     };
 
-    let mut padded = vec![0f32; n * co * tr];
-    let out = SharedOut(padded.as_mut_ptr());
+    // Every output is written exactly once, by the tile whose run covers its line position, so
+    // the buffer needs no zeroing first.
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let out = SharedOut(y.as_mut_ptr());
     (0..n * slices * runs)
         .into_par_iter()
         .with_min_len(2)
         .for_each(|item| {
             let (s, z, r) = (item / (slices * runs), (item / runs) % slices, item % runs);
             let t0 = z * sz + r * V;
-            // SAFETY: each (sample, run) writes only its own V positions of every channel of
-            // `padded`; `tile` reads `ctx` within the bounds `run` sized above.
+            // SAFETY: each (sample, run) writes only the outputs its own V positions map to;
+            // `tile` reads `ctx` within the bounds sized above.
             unsafe { tile(&ctx, s, t0, out.ptr()) };
         });
-
-    y.par_chunks_mut(plane)
-        .zip(padded.par_chunks(tr))
-        .enumerate()
-        .for_each(|(so, (dst, src))| {
-            let b = bias[so % co];
-            for z in 0..d {
-                for r in 0..h {
-                    let from = &src[z * sz + r * sy..][..w];
-                    for (v, &a) in dst[(z * h + r) * w..][..w].iter_mut().zip(from) {
-                        *v = a + b;
-                    }
-                }
-            }
-        });
+    // SAFETY: the runs cover every output position of every sample and channel (line_plan),
+    // and each was written above.
+    unsafe { y.set_len(len) };
     y
 }
 
-/// `planes` volumes `[d, h, w]` (contiguous in `src`) on padded lines `stride` apart: voxel
-/// `(z, y, x)` of a plane at `(z + p)·Sz + (y + p)·Sy + p + x`, zeros everywhere else.
-pub(super) fn pad_volume(
-    src: &[f32],
-    planes: usize,
-    [d, h, w]: [usize; 3],
-    p: usize,
-    [sz, sy]: [usize; 2],
-    stride: usize,
-) -> Vec<f32> {
-    let mut out = vec![0f32; planes * stride];
-    let plane = d * h * w;
-    if plane == 0 {
-        return out;
-    }
-    out.par_chunks_mut(stride)
-        .zip(src.par_chunks(plane))
-        .for_each(|(dst, src)| {
-            for z in 0..d {
-                for r in 0..h {
-                    let at = (z + p) * sz + (r + p) * sy + p;
-                    dst[at..at + w].copy_from_slice(&src[(z * h + r) * w..][..w]);
-                }
-            }
-        });
-    out
-}
-
 /// Stores the `block` accumulated rows of block `ob` of tile `(s, t0)` (each `run` long in `acc`,
-/// row-major) into the padded output, skipping channels beyond `co`.
+/// row-major), plus the bias, at the outputs their line positions map to, skipping padding
+/// positions and channels beyond `co`.
 ///
 /// # Safety
-/// As [`Tile`]: `out` is the `[n][co][tr]` padded output and `t0 + V ≤ tr`.
+/// As [`Tile`]: `out` is the `[n][co][d][h][w]` output and the tile's run lies in the map.
 #[inline(always)]
 unsafe fn store_block(
     ctx: &Ctx,
@@ -225,12 +223,24 @@ unsafe fn store_block(
     acc: &[f32],
     out: *mut f32,
 ) {
+    // The run's slice and its first position within the map.
+    let (z, local) = if ctx.per_slice {
+        (t0 / ctx.sz, t0 % ctx.sz)
+    } else {
+        (0, t0)
+    };
+    let map = &ctx.map[local..local + run];
     for o in 0..block {
         let oc = ob * block + o;
         if oc < ctx.co {
+            let b = ctx.bias[oc];
             unsafe {
-                let dst = out.add((s * ctx.co + oc) * ctx.tr + t0);
-                std::ptr::copy_nonoverlapping(acc.as_ptr().add(o * run), dst, run);
+                let dst = out.add((s * ctx.co + oc) * ctx.plane + z * ctx.hw);
+                for (&m, &a) in map.iter().zip(&acc[o * run..(o + 1) * run]) {
+                    if m != JUNK {
+                        *dst.add(m) = a + b;
+                    }
+                }
             }
         }
     }
@@ -316,7 +326,7 @@ unsafe fn tile_avx2(ctx: &Ctx, s: usize, t0: usize, out: *mut f32) {
     }
 }
 
-/// The padded output, written by the tiles in parallel at disjoint positions.
+/// The output, written by the tiles in parallel at disjoint positions.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
 

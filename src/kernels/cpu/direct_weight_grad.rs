@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::direct_conv::pad_volume;
+use super::pad::pad_volume;
 use super::weight_grad::{conv3d_weight_grad, sum_halves};
 
 /// Positions of the line per work item: `dy` for 8 channels of a chunk stays in L1.

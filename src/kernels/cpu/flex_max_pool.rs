@@ -241,6 +241,9 @@ mod tests {
         );
         assert!(max_pool_flex_supported(&x));
         let y = max_pool3d_flex(x, [2, 2, 2]);
-        assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![13.0, 15.0]);
+        assert_eq!(
+            y.into_data().try_into_vec::<f32>().unwrap(),
+            vec![13.0, 15.0]
+        );
     }
 }

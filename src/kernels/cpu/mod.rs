@@ -16,6 +16,7 @@ pub mod flex_norm_act;
 pub mod flex_softmax;
 pub mod flex_up_conv;
 pub mod instance_norm;
+pub mod pad;
 pub mod unfold;
 pub mod up_conv;
 pub mod weight_grad;
