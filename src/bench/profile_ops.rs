@@ -185,7 +185,11 @@ fn walk_outputs(
             up_conv3d_with(v[0].clone(), up.up.weight.val(), bias, model.own_kernels())
         })?;
         x = t.time(&format!("dec{l} concat"), &[x, skip], |v| {
-            Tensor::cat(v.to_vec(), 1)
+            if model.own_kernels() {
+                crate::kernels::concat_channels(v[0].clone(), v[1].clone())
+            } else {
+                Tensor::cat(v.to_vec(), 1)
+            }
         })?;
         x = t.block(&format!("dec{l}.1"), &up.convs.first, x)?;
         x = t.block(&format!("dec{l}.2"), &up.convs.second, x)?;

@@ -31,6 +31,7 @@ pub use api::{
     ConvImpl, KernelChoice, conv3d_fused, conv3d_fused_as, conv3d_fused_with,
     own_kernels_available, wgsl_available,
 };
+pub use cpu::flex_concat::concat_channels;
 pub use cpu::flex_conv::{conv3d_flex, flex_conv_supported};
 pub use cpu::flex_max_pool::{max_pool_flex_supported, max_pool3d_flex};
 pub use cpu::flex_norm_act::{instance_norm_act_flex, instance_norm_act_supported};

@@ -331,7 +331,12 @@ impl UpBlock {
         let own = self.convs.first.conv_impl != ConvImpl::Builtin;
         // [batch, up-conv out, d·kd, h·kh, w·kw]
         let x = up_conv3d_with(x, self.up.weight.val(), bias, own);
-        let x = Tensor::cat(vec![x, skip], 1); // [batch, up + skip, ...]
+        // [batch, up + skip, ...]
+        let x = if own {
+            kernels::concat_channels(x, skip)
+        } else {
+            Tensor::cat(vec![x, skip], 1)
+        };
         self.convs.forward(x)
     }
 }

@@ -10,6 +10,7 @@ pub mod channel_weight_grad;
 pub mod conv_forward;
 pub mod direct_conv;
 pub mod direct_weight_grad;
+pub mod flex_concat;
 pub mod flex_conv;
 pub mod flex_max_pool;
 pub mod flex_norm_act;
