@@ -11,6 +11,8 @@
 
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+
 use super::pad::pad_volume;
 
 /// Output channels per tile (two 16-lane vectors).
@@ -125,7 +127,7 @@ fn run<const P: usize>(
         bias,
         dims: x_dims,
     };
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(y.as_mut_ptr());
     (0..n * d * h).into_par_iter().for_each(|row| {
         let (s, z, r) = (row / (d * h), row / h % d, row % h);
         for x0 in (0..w).step_by(P) {
@@ -188,21 +190,6 @@ unsafe fn tile<const P: usize>(ctx: &Ctx, [s, z, r, x0, b]: [usize; 5], out: *mu
                 *dst.add(q) = row[c] + bias;
             }
         }
-    }
-}
-
-/// The output buffer, written by the tiles in parallel at disjoint positions.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-
-// SAFETY: only used for writes to disjoint positions (see `run`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
-    fn ptr(&self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -10,6 +10,8 @@
 
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+
 use super::unfold::{Unfold, band_rows, unfold};
 
 /// `y[n, o, z, y, x] = bias[o] + Σ_{i,a,b,c} weight[o, i, a, b, c] · x[n, i, z+a−p, y+b−p, x+c−p]`
@@ -55,7 +57,7 @@ pub fn conv3d_forward(
     let bands = h.div_ceil(band);
     let full = Unfold::new(ci, w, k, band);
     let mut y = vec![0f32; n * co * d * plane];
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(y.as_mut_ptr());
     (0..n * d * bands).into_par_iter().for_each_init(
         || (vec![0f32; full.buffer_len()], vec![0f32; co * full.len()]),
         |(cols, acc), t| {
@@ -106,23 +108,6 @@ pub fn conv3d_forward(
         },
     );
     y
-}
-
-/// The output buffer, written by the tiles in parallel at disjoint ranges.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-
-// SAFETY: only used for writes to disjoint ranges (see `conv3d_forward`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// # Safety
-    /// `start..start + len` must be inside the buffer and written by no one else meanwhile.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
-    }
 }
 
 #[cfg(test)]

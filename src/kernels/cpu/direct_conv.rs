@@ -15,6 +15,8 @@
 
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+
 use super::pad::pad_volume;
 
 /// The geometry and repacked operands shared by every tile.
@@ -192,7 +194,7 @@ fn run<const OB: usize, const V: usize>(
     // Every output is written exactly once, by the tile whose run covers its line position, so
     // the buffer needs no zeroing first.
     let mut y: Vec<f32> = Vec::with_capacity(len);
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(y.as_mut_ptr());
     (0..n * slices * runs)
         .into_par_iter()
         .with_min_len(2)
@@ -323,21 +325,6 @@ unsafe fn tile_avx2(ctx: &Ctx, s: usize, t0: usize, out: *mut f32) {
             }
             store_block(ctx, [s, t0, ob], [4, 24], &rows, out);
         }
-    }
-}
-
-/// The output, written by the tiles in parallel at disjoint positions.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-
-// SAFETY: only used for writes to disjoint ranges (see `run`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
-    fn ptr(&self) -> *mut f32 {
-        self.0
     }
 }
 

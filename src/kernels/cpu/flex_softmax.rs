@@ -20,6 +20,8 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+
 use super::flex_conv::{contiguous, f32_values, is_flex};
 
 /// Softmax (or, with `log`, log-softmax) of `x` over axis 1: on flex the project's kernel,
@@ -58,7 +60,7 @@ fn items(n: usize, v: usize) -> Vec<(usize, usize, usize)> {
 /// `[n, c, v]` softmax (or log-softmax) over `c`.
 fn forward(x: &[f32], [n, c, v]: [usize; 3], log: bool) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(y.as_mut_ptr());
     items(n, v).into_par_iter().for_each(|(s, v0, len)| {
         let base = s * c * v + v0;
         let mut max = vec![f32::NEG_INFINITY; len];
@@ -93,7 +95,7 @@ fn forward(x: &[f32], [n, c, v]: [usize; 3], log: bool) -> Vec<f32> {
 /// `y·(dy − Σ_c y·dy)`, log-softmax `dy − exp(y)·Σ_c dy`.
 fn backward(y: &[f32], dy: &[f32], [n, c, v]: [usize; 3], log: bool) -> Vec<f32> {
     let mut dx = vec![0f32; y.len()];
-    let out = SharedOut(dx.as_mut_ptr());
+    let out = SharedOut::new(dx.as_mut_ptr());
     items(n, v).into_par_iter().for_each(|(s, v0, len)| {
         let base = s * c * v + v0;
         let mut dot = vec![0f32; len];
@@ -170,21 +172,6 @@ impl<C: CheckpointStrategy> SoftmaxFlexOps for Autodiff<Flex, C> {
                 prep.finish(Flex::softmax_channels_flex(x.into_primitive(), log))
             }
         }
-    }
-}
-
-/// An output buffer written by the work items in parallel at disjoint positions.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-
-// SAFETY: only used for writes to disjoint positions (see `forward` and `backward`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
-    fn ptr(&self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -18,6 +18,7 @@ pub mod flex_softmax;
 pub mod flex_up_conv;
 pub mod instance_norm;
 pub mod pad;
+pub mod shared_out;
 pub mod unfold;
 pub mod up_conv;
 pub mod weight_grad;

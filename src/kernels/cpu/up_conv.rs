@@ -12,6 +12,8 @@
 
 use rayon::prelude::*;
 
+use super::shared_out::SharedOut;
+
 use super::weight_grad::sum_halves;
 
 /// Shapes of one up-convolution: input `[n, ci, d, h, w]`, kernel `[kd, kh, kw]`, `co` outputs.
@@ -104,7 +106,7 @@ pub fn up_conv_forward(x: &[f32], weight: &[f32], bias: &[f32], shape: UpConvSha
     );
     assert_eq!(bias.len(), shape.co, "bias does not match the weight");
     let mut y = vec![0f32; n * m * v];
-    let out = SharedOut(y.as_mut_ptr());
+    let out = SharedOut::new(y.as_mut_ptr());
     let kk = m / shape.co.max(1);
     let offsets: Vec<_> = (0..n).map(|s| shape.offsets(s)).collect();
     shape.items().into_par_iter().for_each(|(s, c0)| {
@@ -159,7 +161,7 @@ pub fn up_conv_backward(
     assert_eq!(dy.len(), n * m * v, "dy buffer does not match its shape");
     let kk = m / co.max(1);
     let mut dx = vec![0f32; n * ci * v];
-    let dx_out = SharedOut(dx.as_mut_ptr());
+    let dx_out = SharedOut::new(dx.as_mut_ptr());
     let items = shape.items();
     let offsets: Vec<_> = (0..n).map(|s| shape.offsets(s)).collect();
     let per_task = items
@@ -242,19 +244,4 @@ pub fn up_conv_backward(
     let mut sum = sum_halves(&partial);
     let dbias = sum.split_off(ci * m);
     (dx, sum, dbias)
-}
-
-/// An output buffer written by the work items in parallel at disjoint positions.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-
-// SAFETY: only used for writes to disjoint positions (see the functions above).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
-    fn ptr(&self) -> *mut f32 {
-        self.0
-    }
 }
