@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::shared_out::SharedOut;
 
-use super::pad::pad_volume;
+use super::pad::{pad_volume, repack_weights, tap_offsets};
 
 /// Output channels per tile (two 16-lane vectors).
 const CB: usize = 32;
@@ -104,17 +104,8 @@ fn run<const P: usize>(
     let cs = (d + 2 * p) * sz + P;
     let xp = pad_volume(x, n * ci, [d, h, w], p, [sz, sy], cs);
     let blocks = co.div_ceil(CB);
-    let mut wb = vec![0f32; blocks * ci * taps * CB];
-    for o in 0..co {
-        for i in 0..ci {
-            for t in 0..taps {
-                wb[((o / CB * ci + i) * taps + t) * CB + o % CB] = weight[(o * ci + i) * taps + t];
-            }
-        }
-    }
-    let offs = (0..taps)
-        .map(|t| (t / (k * k)) * sz + (t / k % k) * sy + t % k)
-        .collect();
+    let wb = repack_weights(weight, co, ci, taps, CB);
+    let offs = tap_offsets(k, [sz, sy]);
     let ctx = Ctx {
         xp,
         cs,

@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 
-use super::pad::pad_volume;
+use super::pad::{pad_volume, tap_offsets};
 
 /// Taps of the 3×3×3 kernel: 27 accumulators fit in the 32 vector registers.
 const TAPS: usize = 27;
@@ -76,7 +76,9 @@ pub unsafe fn weight_grad_channels(
                 }
             }
         });
-    let offs: [usize; TAPS] = std::array::from_fn(|t| (t / 9) * sz + (t / 3 % 3) * sy + t % 3);
+    let offs: [usize; TAPS] = tap_offsets(3, [sz, sy])
+        .try_into()
+        .expect("a 3x3x3 kernel has 27 taps");
     // Each item: (block, input channel) → its 16 × taps gradients, [taps][16].
     let grads: Vec<[[f32; 16]; TAPS]> = (0..blocks * ci)
         .into_par_iter()

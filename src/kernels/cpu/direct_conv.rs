@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::shared_out::SharedOut;
 
-use super::pad::pad_volume;
+use super::pad::{pad_volume, repack_weights, tap_offsets};
 
 /// The geometry and repacked operands shared by every tile.
 struct Ctx<'a> {
@@ -148,22 +148,8 @@ fn run<const OB: usize, const V: usize>(
 
     let xp = pad_volume(x, n * ci, [d, h, w], p, [sz, sy], cs);
     let blocks = co.div_ceil(OB);
-    let mut wb = vec![0f32; blocks * ci * taps * OB];
-    for o in 0..co {
-        for i in 0..ci {
-            for t in 0..taps {
-                wb[((o / OB * ci + i) * taps + t) * OB + o % OB] = weight[(o * ci + i) * taps + t];
-            }
-        }
-    }
-    let mut offs = Vec::with_capacity(taps);
-    for a in 0..k {
-        for b in 0..k {
-            for c in 0..k {
-                offs.push(a * sz + b * sy + c);
-            }
-        }
-    }
+    let wb = repack_weights(weight, co, ci, taps, OB);
+    let offs = tap_offsets(k, [sz, sy]);
     let map = (0..runs * V)
         .map(|t| {
             let (z, rem) = if per_slice { (0, t) } else { (t / sz, t % sz) };

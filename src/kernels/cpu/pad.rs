@@ -1,4 +1,5 @@
-//! Zero-padding volumes onto padded lines, shared by the direct convolutions and weight gradients.
+//! The padded-line layout shared by the direct convolutions and weight gradients: zero-padding
+//! volumes onto lines, each tap's offset along the line, and weights repacked in channel blocks.
 
 use rayon::prelude::*;
 
@@ -28,4 +29,27 @@ pub fn pad_volume(
             }
         });
     out
+}
+
+/// Offset along a padded line (strides `[Sz, Sy]`) of each tap of a k×k×k kernel, tap
+/// `(a·k + b)·k + c` at `a·Sz + b·Sy + c`.
+pub fn tap_offsets(k: usize, [sz, sy]: [usize; 2]) -> Vec<usize> {
+    (0..k * k * k)
+        .map(|t| (t / (k * k)) * sz + (t / k % k) * sy + t % k)
+        .collect()
+}
+
+/// `weight` (`[co, ci, taps]`) as `[co / block][ci][taps][block]`: each tap's weights for a block
+/// of `block` output channels contiguous, zero for channels beyond `co`.
+pub fn repack_weights(weight: &[f32], co: usize, ci: usize, taps: usize, block: usize) -> Vec<f32> {
+    let mut wb = vec![0f32; co.div_ceil(block) * ci * taps * block];
+    for o in 0..co {
+        for i in 0..ci {
+            for t in 0..taps {
+                wb[((o / block * ci + i) * taps + t) * block + o % block] =
+                    weight[(o * ci + i) * taps + t];
+            }
+        }
+    }
+    wb
 }
